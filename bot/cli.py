@@ -6,7 +6,8 @@ import sys
 from pathlib import Path
 
 from . import config
-from .knowledge import KnowledgeError, load_knowledge
+from .answer import Answer, QuestionError
+from .knowledge import KnowledgeError, UnknownSchool, load_knowledge
 
 
 def _cmd_kb_check(args: argparse.Namespace, settings: config.Settings) -> int:
@@ -42,6 +43,145 @@ def _cmd_ingest(args: argparse.Namespace, settings: config.Settings) -> int:
     return 0
 
 
+def _bot(settings: config.Settings):
+    from .service import build_bot
+
+    return build_bot(settings)
+
+
+def answer_json(answer: Answer, qid=None) -> dict:
+    """The batch contract (keep it stable: outside evaluation reads it)."""
+    from .render import render_text
+
+    return {
+        "id": qid, "school": answer.school, "decision": answer.decision, "confidence": answer.confidence,
+        "citations": [c.as_dict() for c in answer.citations],
+        "lead": answer.lead.as_dict(),
+        "contacts": [c.as_dict() for c in answer.contacts],
+        "reason": answer.reason,
+        "review_warnings": [w.as_dict() for w in answer.review_warnings],
+        "text": render_text(answer),
+    }
+
+
+def _cmd_ask(args: argparse.Namespace, settings: config.Settings) -> int:
+    import json
+
+    from .render import render_text
+
+    bot = _bot(settings)
+    try:
+        answer = bot.answer(args.school, " ".join(args.question))
+    except (UnknownSchool, QuestionError) as exc:
+        print(f"policybot: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(answer_json(answer), ensure_ascii=False, indent=2) if args.json else render_text(answer))
+    return 0
+
+
+def _cmd_batch(args: argparse.Namespace, settings: config.Settings) -> int:
+    """One JSON line out per line in; a bad line gets an `error` field and the rest go on."""
+    import json
+
+    bot = _bot(settings)
+    failures = 0
+    for number, line in enumerate(sys.stdin, start=1):
+        if not line.strip():
+            continue
+        qid, school = None, None
+        try:
+            request = json.loads(line)
+            if not isinstance(request, dict):
+                raise ValueError("each line must be a JSON object")
+            qid, school = request.get("id"), request.get("school")
+            if not isinstance(school, str):
+                raise ValueError("'school' is missing or not a string")
+            out = answer_json(bot.answer(school, request.get("question")), qid)
+        except (ValueError, UnknownSchool, QuestionError) as exc:
+            failures += 1
+            message = str(exc) if not isinstance(exc, json.JSONDecodeError) else f"line {number} is not JSON: {exc.msg}"
+            out = {"id": qid, "school": school, "error": message}
+        sys.stdout.write(json.dumps(out, ensure_ascii=False) + "\n")
+        sys.stdout.flush()
+    return 1 if failures else 0
+
+
+def _cmd_chat(args: argparse.Namespace, settings: config.Settings) -> int:
+    from .render import render_text
+
+    bot = _bot(settings)
+    schools = sorted(bot.kb.schools)
+    school = args.school
+    if school and school not in bot.kb.schools:
+        print(f"policybot: unknown school {school!r}; known: {', '.join(schools)}", file=sys.stderr)
+        return 2
+    print("policybot chat: ask about your school's social-media policy. "
+          "Type :school SLUG to switch school, :quit to leave.")
+    while not school:
+        try:
+            choice = input(f"Which school? ({', '.join(schools)}) ").strip()
+        except EOFError:
+            return 0
+        school = choice if choice in bot.kb.schools else None
+    print(f"School: {bot.kb.school(school).name}")
+    while True:
+        try:
+            line = input("you> ").strip()
+        except (EOFError, KeyboardInterrupt):
+            print()
+            return 0
+        if line in (":quit", ":q", ":exit"):
+            return 0
+        if line.startswith(":school"):
+            wanted = line.split(maxsplit=1)[1].strip() if " " in line else ""
+            if wanted in bot.kb.schools:
+                school = wanted
+                print(f"School: {bot.kb.school(school).name}")
+            else:
+                print(f"Known schools: {', '.join(schools)}")
+            continue
+        if not line:
+            continue
+        try:
+            print("\n" + render_text(bot.answer(school, line)) + "\n")
+        except QuestionError as exc:
+            print(str(exc))
+
+
+def _cmd_eval(args: argparse.Namespace, settings: config.Settings) -> int:
+    from . import evaluate
+
+    bot = _bot(settings)
+    items = evaluate.load_items(Path(args.file))
+    unknown = sorted({i.school for i in items} - set(bot.kb.schools))
+    if unknown:
+        print(f"policybot eval: unknown school(s) in {args.file}: {', '.join(unknown)}", file=sys.stderr)
+        return 2
+    ours = evaluate.run_bot(bot, items)
+    systems = {f"policybot (calibration: {bot.calibration.source}, threshold {settings.answer_threshold})": ours}
+    if args.cv:
+        systems["policybot, 5-fold cross-validated calibration"] = evaluate.cross_validated(bot, ours)
+    systems["naive baseline (rank-bm25, raw text, best single threshold)"] = evaluate.run_baseline(bot.kb, items)
+    print(evaluate.report(systems))
+    return 0
+
+
+def _cmd_calibrate(args: argparse.Namespace, settings: config.Settings) -> int:
+    from . import evaluate
+    from .service import CALIBRATION_FILE
+
+    bot = _bot(settings)
+    items = evaluate.load_items(Path(args.file))
+    ours = evaluate.run_bot(bot, items)
+    model = evaluate.fit_calibration(ours)
+    print(evaluate.report({"5-fold cross-validated (each question scored by a model fitted without it)":
+                           evaluate.cross_validated(bot, ours)}))
+    target = Path(args.out) if args.out else settings.knowledge_dir / CALIBRATION_FILE
+    model.dump(target, f"fitted on {Path(args.file).name}, {len(items)} questions")
+    print(f"wrote {target}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="policybot", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -58,6 +198,29 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--policy-id", default="social-media-policy")
     ingest.add_argument("--out", help="write here instead of stdout")
     ingest.set_defaults(func=_cmd_ingest)
+
+    ask = sub.add_parser("ask", help="answer one question")
+    ask.add_argument("--school", required=True)
+    ask.add_argument("--json", action="store_true", help="print the batch JSON contract")
+    ask.add_argument("question", nargs="+")
+    ask.set_defaults(func=_cmd_ask)
+
+    batch = sub.add_parser("batch", help="JSON lines {id, school, question} on stdin -> answers on stdout")
+    batch.set_defaults(func=_cmd_batch)
+
+    chat = sub.add_parser("chat", help="interactive chat in the terminal")
+    chat.add_argument("--school")
+    chat.set_defaults(func=_cmd_chat)
+
+    ev = sub.add_parser("eval", help="measure on a labelled question file, beside a naive baseline")
+    ev.add_argument("file")
+    ev.add_argument("--no-cv", dest="cv", action="store_false", help="skip the cross-validated calibration row")
+    ev.set_defaults(func=_cmd_eval)
+
+    cal = sub.add_parser("calibrate", help="fit the confidence model on a labelled question file")
+    cal.add_argument("file")
+    cal.add_argument("--out", help="where to write (default: KNOWLEDGE_DIR/calibration.yaml)")
+    cal.set_defaults(func=_cmd_calibrate)
     return parser
 
 
@@ -68,7 +231,11 @@ def main(argv: list[str] | None = None) -> int:
     except config.ConfigError as exc:
         print(f"policybot: configuration error: {exc}", file=sys.stderr)
         return 2
-    return args.func(args, settings)
+    try:
+        return args.func(args, settings)
+    except KnowledgeError as exc:
+        print(f"policybot: the knowledge base has problems:\n{exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -64,6 +64,8 @@ class Settings:
     max_question_chars: int = 4000
     # How many clauses an answer quotes at most.
     max_citations: int = 3
+    # A clause is quoted only if it scores at least this share of the best clause's score.
+    citation_floor: float = 0.35
     # The date review warnings are measured against (tests pin it); default: today.
     today: date | None = None
     # Log question text (off: logs carry ids and decisions only, as questions may name children).
@@ -91,6 +93,7 @@ def from_env(env: dict | None = None) -> Settings:
         answer_threshold=_float(env, "POLICYBOT_ANSWER_THRESHOLD", Settings.answer_threshold),
         max_question_chars=_int(env, "POLICYBOT_MAX_QUESTION_CHARS", Settings.max_question_chars),
         max_citations=_int(env, "POLICYBOT_MAX_CITATIONS", Settings.max_citations, 1, 10),
+        citation_floor=_float(env, "POLICYBOT_CITATION_FLOOR", Settings.citation_floor),
         today=today,
         log_questions=_bool(env, "POLICYBOT_LOG_QUESTIONS", False),
     )

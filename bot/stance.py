@@ -19,7 +19,7 @@ INFORMATION = "information"
 STANCES = (PROHIBITED, SHOULD_NOT, ADVISED_AGAINST, REQUIRED, RECOMMENDED, PERMITTED, INFORMATION)
 
 _ADVISORY = re.compile(
-    r"\badvised?\s+(?:staff\s+)?not\b|\b(?:it is )?advised that they do not\b|\bdiscouraged\b"
+    r"\badvised?\s+(?:staff\s+)?not\b|\badvised? against\b|\bnot (?:be )?(?:recommended|advisable)\b|\b(?:it is )?advised that they do not\b|\bdiscouraged\b"
     r"|\bcaution is advised\b|\brarely appropriate\b")
 
 # Checked in this order on the text with advisory phrases removed: strongest first.

@@ -1,0 +1,35 @@
+# The two commands a newcomer types: `make run` and `make test`. Both set everything up.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test chat eval check clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+# Run the bot on its embedded defaults: the bundled knowledge base, no credentials needed.
+run: $(STAMP)
+	$(BIN)/policybot kb check
+	$(BIN)/policybot chat
+
+# Set up and run the whole test suite.
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+chat: run
+
+eval: $(STAMP)
+	$(BIN)/policybot eval ../shared/eval/dev.yaml
+
+check: $(STAMP)
+	$(BIN)/policybot kb check
+
+clean:
+	rm -rf $(VENV) *.egg-info .pytest_cache

@@ -1,0 +1,154 @@
+"""answer(school, question) -> Answer: the one decision every channel renders.
+
+Three outcomes. `urgent`: a live safeguarding concern, never answered from policy.
+`answer`: the school's own clauses, quoted and cited, when the evidence is strong enough.
+`escalate`: anything else goes to the school's named lead, with the closest clauses
+attached for the lead (and shown to the asker as "closest, may not answer this").
+"""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from datetime import date
+
+from . import safeguarding
+from .calibration import Calibration
+from .config import Settings
+from .knowledge import Clause, Contact, KnowledgeBase, School
+from .retrieval import Retriever, SearchResult
+
+ANSWER, ESCALATE, URGENT = "answer", "escalate", "urgent"
+
+# Reasons, for logs, the escalation record and the reply's wording.
+CONFIDENT = "confident"
+LOW_CONFIDENCE = "low_confidence"
+NO_MATCH = "policy_silent"
+LIVE_CONCERN = "urgent"
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffd]")
+
+
+class QuestionError(ValueError):
+    """A question the bot will not process (empty, too long, not text); the message is polite."""
+
+
+@dataclass(frozen=True)
+class Citation:
+    clause_id: str
+    section: str
+    policy: str
+    policy_id: str
+    text: str
+    school: str
+    stance: str
+    lead_in: str = ""
+    score: float = 0.0
+
+    def as_dict(self) -> dict:
+        """The batch contract's citation: id, section, policy, text, school (+ stance, lead_in)."""
+        return {"id": self.clause_id, "section": self.section, "policy": self.policy, "text": self.text,
+                "school": self.school, "stance": self.stance, "lead_in": self.lead_in}
+
+
+@dataclass(frozen=True)
+class ReviewWarning:
+    policy: str
+    next_review: str
+    due: date
+
+    def as_dict(self) -> dict:
+        return {"policy": self.policy, "next_review": self.next_review, "due": self.due.isoformat()}
+
+
+@dataclass(frozen=True)
+class Answer:
+    school: str
+    school_name: str
+    decision: str
+    confidence: float
+    reason: str
+    citations: tuple[Citation, ...]
+    lead: Contact
+    deputy: Contact
+    review_warnings: tuple[ReviewWarning, ...] = ()
+    concern: str = ""  # the safeguarding category for urgent answers
+    features: dict = field(default_factory=dict, compare=False)
+
+    @property
+    def contacts(self) -> tuple[Contact, ...]:
+        """Who the question goes to: lead and deputy at once when urgent, else the lead."""
+        if self.decision == URGENT:
+            return (self.lead, self.deputy)
+        return (self.lead,) if self.decision == ESCALATE else ()
+
+
+def clean_question(question: str, max_chars: int) -> str:
+    """The question as the bot will read it, or QuestionError with a polite reason."""
+    if not isinstance(question, str):
+        raise QuestionError("Please send your question as text.")
+    text = question.strip()
+    if not text:
+        raise QuestionError("Your question was empty. Please type it in a sentence, "
+                            "e.g. \"can I accept a friend request from a parent?\"")
+    if len(text) > max_chars:
+        raise QuestionError(f"Your question is {len(text):,} characters long; please keep it under "
+                            f"{max_chars:,} and ask about one thing at a time.")
+    junk = len(_CONTROL.findall(text))
+    if junk and junk / len(text) > 0.02:
+        raise QuestionError("That doesn't look like a text question (it contains binary or control "
+                            "characters). Please type your question.")
+    if not re.search(r"[A-Za-z]{2,}", text):
+        raise QuestionError("I couldn't find any words in that. Please type your question in a sentence.")
+    return _CONTROL.sub(" ", text)
+
+
+class PolicyBot:
+    """The core: holds one loaded knowledge base and a retriever over it."""
+
+    def __init__(self, kb: KnowledgeBase, retriever: Retriever, settings: Settings,
+                 calibration: Calibration | None = None):
+        self.kb, self.retriever, self.settings = kb, retriever, settings
+        self.calibration = calibration or Calibration.default()
+
+    def answer(self, school: str, question: str) -> Answer:
+        """Raises UnknownSchool for a school not in the knowledge base and QuestionError for bad input."""
+        record = self.kb.school(school)
+        text = clean_question(question, self.settings.max_question_chars)
+        concern = safeguarding.detect(text)
+        if concern:
+            return self._build(record, URGENT, 1.0, LIVE_CONCERN, (), concern=concern.category)
+        result = self.retriever.search(school, text, k=max(10, self.settings.max_citations))
+        features = self.calibration.features(result)
+        confidence = self.calibration.confidence(features)
+        citations = self._citations(record, result)
+        if not citations:
+            return self._build(record, ESCALATE, 0.0, NO_MATCH, (), features=features)
+        if confidence >= self.settings.answer_threshold:
+            return self._build(record, ANSWER, confidence, CONFIDENT, citations, features=features)
+        return self._build(record, ESCALATE, confidence, LOW_CONFIDENCE, citations, features=features)
+
+    def _citations(self, school: School, result: SearchResult) -> tuple[Citation, ...]:
+        """Up to max_citations clauses, dropping those far weaker than the best one."""
+        if not result.hits:
+            return ()
+        top = result.hits[0].score
+        keep = [h for h in result.hits if h.score >= self.settings.citation_floor * top]
+        out = []
+        for hit in keep[: self.settings.max_citations]:
+            c: Clause = hit.clause
+            policy = school.policy(c.policy_id)
+            out.append(Citation(c.id, c.section, policy.title, policy.id, c.text, c.school, c.stance,
+                                c.lead_in, round(hit.score, 4)))
+        return tuple(out)
+
+    def _build(self, school: School, decision: str, confidence: float, reason: str,
+               citations: tuple[Citation, ...], concern: str = "", features: dict | None = None) -> Answer:
+        today = self.settings.current_date()
+        cited = {c.policy_id for c in citations}
+        warnings = tuple(ReviewWarning(p.title, p.next_review, p.next_review_by)
+                         for p in school.policies if p.id in cited and p.overdue(today))
+        return Answer(school=school.slug, school_name=school.name, decision=decision,
+                      confidence=round(min(1.0, max(0.0, confidence)), 3) if not math.isnan(confidence) else 0.0,
+                      reason=reason, citations=citations, lead=school.lead, deputy=school.deputy,
+                      review_warnings=warnings, concern=concern, features=features or {})

@@ -1,0 +1,187 @@
+"""Measuring the bot on a labelled question file, beside a naive baseline measured in the same run.
+
+Question file: a YAML list of {id, school, question, expect: answer|escalate, gold: [verbatim
+substrings], urgent: bool}. Measures, over the questions expecting each outcome:
+  answered-correct  decision `answer` and a gold substring in one of the cited clauses (top 3)
+  recall@1, @3      a gold substring in the top 1 / 3 clauses the retriever ranked (decision aside)
+  escalation recall questions expecting escalation that were escalated or marked urgent
+  urgent recall     live-concern questions marked urgent
+  false escalation  questions expecting an answer that were escalated or marked urgent
+The baseline is rank-bm25 over raw clause text (lower-cased, split on spaces: no stemming,
+synonyms, about phrases or safeguarding check) with the single top-score threshold that
+does best on this same file, so the comparison flatters the baseline, not the bot.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import yaml
+from rank_bm25 import BM25Okapi as ReferenceBM25
+
+from .answer import ANSWER, ESCALATE, URGENT, PolicyBot
+from .calibration import FEATURES, Calibration, features_of, fit_logistic
+from .knowledge import KnowledgeBase
+
+_TRANS = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"',
+                        "\u2013": "-", "\u2014": "-", "\u00a0": " "})
+
+
+def norm(s: str) -> str:
+    """How gold substrings are compared: lower case, ASCII quotes and dashes, whitespace folded."""
+    return re.sub(r"\s+", " ", (s or "").translate(_TRANS).lower()).strip()
+
+
+@dataclass(frozen=True)
+class Item:
+    id: str
+    school: str
+    question: str
+    expect: str
+    gold: tuple[str, ...] = ()
+    urgent: bool = False
+
+
+@dataclass(frozen=True)
+class Outcome:
+    item: Item
+    decision: str
+    confidence: float
+    ranked: tuple[str, ...]  # clause texts in retrieval order
+    cited: tuple[str, ...]   # clause texts the answer cites
+    features: dict | None = None
+
+    def hit(self, texts: tuple[str, ...]) -> bool:
+        return any(norm(g) in norm(t) for g in self.item.gold for t in texts)
+
+
+def load_items(path: Path) -> list[Item]:
+    data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or []
+    items = []
+    for i, q in enumerate(data):
+        if not isinstance(q, dict) or not {"school", "question", "expect"} <= q.keys():
+            raise ValueError(f"{path}: entry {i + 1} needs school, question and expect")
+        items.append(Item(str(q.get("id", i + 1)), q["school"], str(q["question"]), q["expect"],
+                          tuple(q.get("gold") or ()), bool(q.get("urgent", False))))
+    return items
+
+
+def metrics(outcomes: list[Outcome]) -> dict[str, float]:
+    ans = [o for o in outcomes if o.item.expect == ANSWER]
+    esc = [o for o in outcomes if o.item.expect != ANSWER]
+    urg = [o for o in outcomes if o.item.urgent]
+    non_urgent = [o for o in outcomes if not o.item.urgent]
+
+    def rate(xs: list, pred) -> float:
+        return sum(1 for x in xs if pred(x)) / len(xs) if xs else float("nan")
+
+    return {
+        "n": len(outcomes),
+        "answered_correct": rate(ans, lambda o: o.decision == ANSWER and o.hit(o.cited[:3])),
+        "recall@1": rate(ans, lambda o: o.hit(o.ranked[:1])),
+        "recall@3": rate(ans, lambda o: o.hit(o.ranked[:3])),
+        "escalation_recall": rate(esc, lambda o: o.decision in (ESCALATE, URGENT)),
+        "urgent_recall": rate(urg, lambda o: o.decision == URGENT),
+        "false_escalation": rate(ans, lambda o: o.decision != ANSWER),
+        "false_urgent": rate(non_urgent, lambda o: o.decision == URGENT),
+    }
+
+
+def run_bot(bot: PolicyBot, items: list[Item]) -> list[Outcome]:
+    outcomes = []
+    for item in items:
+        answer = bot.answer(item.school, item.question)
+        if answer.decision == URGENT:
+            ranked: tuple[str, ...] = ()
+            feats = None
+        else:
+            result = bot.retriever.search(item.school, item.question, k=10)
+            ranked = tuple(h.clause.text for h in result.hits)
+            feats = features_of(result)
+        outcomes.append(Outcome(item, answer.decision, answer.confidence, ranked,
+                                tuple(c.text for c in answer.citations), feats))
+    return outcomes
+
+
+def run_baseline(kb: KnowledgeBase, items: list[Item]) -> list[Outcome]:
+    """Naive rank-bm25 over raw clause text, with the best single top-score threshold."""
+    indexes = {}
+    for slug, school in kb.schools.items():
+        clauses = school.clauses
+        indexes[slug] = (ReferenceBM25([c.text.lower().split() for c in clauses]), clauses)
+    scored = []
+    for item in items:
+        index, clauses = indexes[item.school]
+        scores = index.get_scores(item.question.lower().split())
+        order = np.argsort(-scores, kind="stable")[:10]
+        ranked = tuple(clauses[i].text for i in order)
+        scored.append((item, float(scores[order[0]]), ranked))
+    best: list[Outcome] = []
+    best_value = -1.0
+    for threshold in sorted({s for _, s, _ in scored} | {0.0, float("inf")}):
+        outs = [Outcome(item, ANSWER if s >= threshold else ESCALATE, 0.0, ranked, ranked[:3])
+                for item, s, ranked in scored]
+        m = metrics(outs)
+        value = np.nanmean([m["answered_correct"], m["escalation_recall"]])
+        if value > best_value:
+            best, best_value = outs, value
+    return best
+
+
+def labels_for_calibration(outcomes: list[Outcome]) -> tuple[np.ndarray, np.ndarray, list[Outcome]]:
+    """Features and 'should answer, and can' labels for the questions that reach retrieval."""
+    usable = [o for o in outcomes if o.features is not None]
+    x = np.array([[o.features[f] for f in FEATURES] for o in usable]) if usable else np.zeros((0, len(FEATURES)))
+    y = np.array([1.0 if o.item.expect == ANSWER and o.hit(o.ranked[:3]) else 0.0 for o in usable])
+    return x, y, usable
+
+
+def cross_validated(bot: PolicyBot, outcomes: list[Outcome], folds: int = 5, seed: int = 7) -> list[Outcome]:
+    """Outcomes where each question's confidence comes from a model fitted without it."""
+    x, y, usable = labels_for_calibration(outcomes)
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(usable))
+    fold_of = {int(i): k % folds for k, i in enumerate(order)}
+    replaced = {}
+    for k in range(folds):
+        train = [i for i in range(len(usable)) if fold_of[i] != k]
+        model = fit_logistic(x[train], y[train])
+        for i in range(len(usable)):
+            if fold_of[i] == k:
+                o = usable[i]
+                conf = model.confidence(o.features)
+                decision = ANSWER if conf >= bot.settings.answer_threshold else ESCALATE
+                replaced[o.item.id] = Outcome(o.item, decision, conf, o.ranked, o.cited, o.features)
+    return [replaced.get(o.item.id, o) for o in outcomes]
+
+
+def fit_calibration(outcomes: list[Outcome]) -> Calibration:
+    x, y, _ = labels_for_calibration(outcomes)
+    return fit_logistic(x, y)
+
+
+_COLUMNS = (("answered_correct", "ans-ok"), ("recall@1", "R@1"), ("recall@3", "R@3"),
+            ("escalation_recall", "esc-rec"), ("urgent_recall", "urg-rec"),
+            ("false_escalation", "false-esc"), ("false_urgent", "false-urg"))
+
+
+def _fmt(v: float) -> str:
+    return "  -  " if v != v else f"{v:5.2f}"
+
+
+def report(systems: dict[str, list[Outcome]]) -> str:
+    """A table per system: overall, then per school."""
+    lines = []
+    header = f"{'':22}{'n':>4}  " + "  ".join(f"{label:>9}" for _, label in _COLUMNS)
+    for name, outcomes in systems.items():
+        lines.append(f"== {name}")
+        lines.append(header)
+        groups = [("overall", outcomes)] + [
+            (s, [o for o in outcomes if o.item.school == s]) for s in sorted({o.item.school for o in outcomes})]
+        for label, group in groups:
+            m = metrics(group)
+            lines.append(f"{label:22}{m['n']:>4}  " + "  ".join(f"{_fmt(m[k]):>9}" for k, _ in _COLUMNS))
+        lines.append("")
+    return "\n".join(lines)

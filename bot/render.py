@@ -1,0 +1,73 @@
+"""Answer -> plain text / markdown. Adapters render the same Answer as Block Kit or cards.
+
+Markdown-light on purpose (bold with **, quotes with >), readable as plain text in a
+terminal and as markdown in a web page.
+"""
+from __future__ import annotations
+
+import re
+
+from .answer import ANSWER, URGENT, Answer, Citation
+
+_TAG = re.compile(r"<[^>]+>")
+
+STANCE_WORDS = {
+    "must not": "not allowed",
+    "should not": "should not",
+    "advised against": "advised against",
+    "must": "required",
+    "should": "recommended",
+    "may": "allowed",
+    "information": "for information",
+}
+
+
+def clause_plain(text: str) -> str:
+    """Clause text for display: the source's HTML links and emphasis marks dropped, words kept."""
+    return _TAG.sub("", text).replace("**", "")
+
+
+def citation_label(c: Citation) -> str:
+    return f"{c.policy}, section {c.clause_id} ({c.section}); stance: {STANCE_WORDS.get(c.stance, c.stance)}"
+
+
+def _quotes(citations: tuple[Citation, ...]) -> list[str]:
+    """Each clause quoted; bullets sharing a lead-in show it once, so a clause like
+    "our school;" still reads as "Staff must not post disparaging statements about: our school;"."""
+    blocks, shown_lead_in = [], None
+    for c in citations:
+        lines = []
+        if c.lead_in and c.lead_in != shown_lead_in:
+            lines.append(f"> {clause_plain(c.lead_in)}")
+        lines.append(f">   - {clause_plain(c.text)}" if c.lead_in else f"> {clause_plain(c.text)}")
+        lines.append(f"  [{citation_label(c)}]")
+        shown_lead_in = c.lead_in or None
+        blocks.append("\n".join(lines))
+    return blocks
+
+
+def render_text(answer: Answer) -> str:
+    lead = answer.lead.display
+    if answer.decision == URGENT:
+        others = " and ".join(c.display for c in answer.contacts)
+        return (f"**This sounds like a live safeguarding concern ({answer.concern}).**\n"
+                f"Speak to your designated safeguarding lead in person now; do not wait for a reply here, "
+                f"and do not investigate or share any images yourself. If a child is in immediate danger, call 999.\n"
+                f"This goes straight to {others} at {answer.school_name}, marked urgent.")
+    parts = []
+    if answer.decision == ANSWER:
+        policies = sorted({c.policy for c in answer.citations})
+        parts.append(f"**{answer.school_name}**, {', '.join(policies)}, says:")
+        parts.extend(_quotes(answer.citations))
+    else:
+        parts.append(f"I can't answer that with confidence from {answer.school_name}'s policy, "
+                     f"so it goes to {lead} to answer.")
+        if answer.citations:
+            parts.append("The closest clauses I found (they may not answer your question):")
+            parts.extend(_quotes(answer.citations))
+    for w in answer.review_warnings:
+        parts.append(f"Note: {w.policy} was due for review in {w.next_review} (by {w.due:%d %B %Y}); "
+                     f"check with {lead} that it is still current.")
+    if answer.decision == ANSWER:
+        parts.append(f"Confidence {answer.confidence:.0%}. Not what you needed? Ask {lead}.")
+    return "\n\n".join(parts)

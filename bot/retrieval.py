@@ -1,0 +1,162 @@
+"""Per-school clause search: school + question -> scored clauses.
+
+Each school gets its own index, so a question can only ever be matched against the
+asking school's clauses. A clause is indexed with its text, section heading, lead-in and
+the author's `about` phrasings; questions are expanded with the staff-vocabulary synonym
+groups. The Retriever protocol is the seam where a second (semantic) stage plugs in.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from .bm25 import BM25Okapi
+from .knowledge import Clause, KnowledgeBase, SynonymGroup
+from .text import STOPWORDS, analyse, stem, words
+
+# A synonym's policy words count for less than the staff member's own words: they say
+# what the question may mean, not what it says.
+EXPANSION_WEIGHT = 0.6
+
+
+@dataclass(frozen=True)
+class Query:
+    """An analysed question: the staff's own stems, and what each synonym group added."""
+
+    own: tuple[str, ...]
+    expansions: dict[str, tuple[str, ...]]  # own stem -> policy stems it expands to
+    weights: dict[str, float]
+
+    @property
+    def empty(self) -> bool:
+        return not self.weights
+
+
+@dataclass(frozen=True)
+class Hit:
+    clause: Clause
+    score: float
+    matched: frozenset[str]  # the question's own stems this clause answers (directly or via a synonym)
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    school: str
+    query: Query
+    hits: tuple[Hit, ...]
+    coverage: float          # share of the question's information (idf) the top clause matches
+    normalised_score: float  # top score / the most the question could score
+
+
+class Retriever(Protocol):
+    def search(self, school: str, question: str, k: int = 10) -> SearchResult: ...
+
+
+class _CompiledSynonyms:
+    """Synonym groups as stemmed word sequences, matched against the question's stemmed words."""
+
+    def __init__(self, groups: tuple[SynonymGroup, ...]):
+        self.rules: list[tuple[tuple[str, ...], tuple[str, ...]]] = []
+        for group in groups:
+            targets = tuple(dict.fromkeys(t for phrase in group.policy for t in analyse(phrase)))
+            for phrase in group.staff:
+                seq = tuple(stem(w) for w in words(phrase))
+                if seq and targets:
+                    self.rules.append((seq, targets))
+        self.rules.sort(key=lambda r: -len(r[0]))
+
+    def expand(self, stems: list[str]) -> list[tuple[tuple[int, ...], tuple[str, ...]]]:
+        """(positions matched, policy stems) for every staff phrase found in the question."""
+        found = []
+        n = len(stems)
+        for seq, targets in self.rules:
+            m = len(seq)
+            for i in range(n - m + 1):
+                if tuple(stems[i:i + m]) == seq:
+                    found.append((tuple(range(i, i + m)), targets))
+        return found
+
+
+def analyse_query(question: str, synonyms: _CompiledSynonyms) -> Query:
+    tokens = words(question)
+    all_stems = [stem(w) for w in tokens]
+    content = [i for i, w in enumerate(tokens) if w not in STOPWORDS]
+    own = tuple(dict.fromkeys(all_stems[i] for i in content))
+    weights: dict[str, float] = {t: 1.0 for t in own}
+    expansions: dict[str, list[str]] = {}
+    for positions, targets in synonyms.expand(all_stems):
+        anchors = [all_stems[i] for i in positions if i in content] or [all_stems[positions[0]]]
+        for anchor in anchors:
+            expansions.setdefault(anchor, [])
+        for target in targets:
+            if target not in weights:
+                weights[target] = EXPANSION_WEIGHT
+            for anchor in anchors:
+                if target != anchor and target not in expansions[anchor]:
+                    expansions[anchor].append(target)
+    return Query(own=own, expansions={k: tuple(v) for k, v in expansions.items()}, weights=weights)
+
+
+def _clause_document(clause: Clause) -> list[str]:
+    parts = [clause.text, clause.section, clause.lead_in, *clause.about]
+    return analyse(" ".join(p for p in parts if p))
+
+
+class _SchoolIndex:
+    def __init__(self, clauses: tuple[Clause, ...], synonyms: tuple[SynonymGroup, ...]):
+        self.clauses = clauses
+        self.docs = [_clause_document(c) for c in clauses]
+        self.doc_sets = [frozenset(d) for d in self.docs]
+        self.bm25 = BM25Okapi(self.docs)
+        self.synonyms = _CompiledSynonyms(synonyms)
+
+    def idf(self, term: str) -> float:
+        return self.bm25.idf.get(term, self.bm25.unseen_idf)
+
+    def matched(self, doc_id: int, query: Query) -> frozenset[str]:
+        doc = self.doc_sets[doc_id]
+        return frozenset(t for t in query.own
+                         if t in doc or any(e in doc for e in query.expansions.get(t, ())))
+
+    def coverage(self, doc_id: int, query: Query) -> float:
+        total = sum(self.idf(t) for t in query.own)
+        if total <= 0:
+            return 0.0
+        return sum(self.idf(t) for t in self.matched(doc_id, query)) / total
+
+    def ceiling(self, query: Query) -> float:
+        """The score a perfect clause would get: every term, at the most a term can add."""
+        k1 = self.bm25.k1
+        return sum(w * self.bm25.idf.get(t, 0.0) * (k1 + 1.0) for t, w in query.weights.items())
+
+
+class BM25Retriever:
+    """The first stage: Snowball-stemmed BM25 per school with synonym expansion."""
+
+    def __init__(self, kb: KnowledgeBase):
+        self.kb = kb
+        self._indexes = {slug: _SchoolIndex(school.clauses, kb.synonyms_for(slug))
+                         for slug, school in kb.schools.items()}
+
+    def index(self, school: str) -> _SchoolIndex:
+        if school not in self._indexes:
+            self.kb.school(school)  # raises UnknownSchool with the list of known ones
+        return self._indexes[school]
+
+    def search(self, school: str, question: str, k: int = 10) -> SearchResult:
+        index = self.index(school)
+        query = analyse_query(question, index.synonyms)
+        if query.empty:
+            return SearchResult(school, query, (), 0.0, 0.0)
+        scores = index.bm25.get_scores(query.weights)
+        order = np.argsort(-scores, kind="stable")[:k]
+        hits = tuple(Hit(index.clauses[i], float(scores[i]), index.matched(int(i), query))
+                     for i in order if scores[i] > 0)
+        if not hits:
+            return SearchResult(school, query, (), 0.0, 0.0)
+        top = int(order[0])
+        ceiling = index.ceiling(query)
+        return SearchResult(school, query, hits, index.coverage(top, query),
+                            hits[0].score / ceiling if ceiling > 0 else 0.0)

@@ -1,0 +1,44 @@
+from datetime import date
+
+from bot.answer import Answer, Citation, ReviewWarning
+from bot.knowledge import Contact
+from bot.render import render_text
+
+LEAD = Contact(role="Online Safety Co-ordinator", name="Mr W Holder")
+DEPUTY = Contact(role="Headteacher")
+
+
+def cite(cid, text, lead_in="", stance="must not"):
+    return Citation(cid, "6.0 Safeguarding", "Social Media Policy", "smp", text, "arh", stance, lead_in)
+
+
+def test_answer_names_school_and_policy_quotes_clauses_with_ids_and_stance():
+    a = Answer("arh", "Alderman Richard Hallam", "answer", 0.83, "confident",
+               (cite("6.2(a)", "must not communicate with **current** pupils", "The key principles are:"),
+                cite("6.2(b)", "should not contact past pupils", "The key principles are:", "should not")),
+               LEAD, DEPUTY, (ReviewWarning("Social Media Policy", "September 2025", date(2025, 9, 30)),))
+    text = render_text(a)
+    assert text.startswith("**Alderman Richard Hallam**, Social Media Policy, says:")
+    assert text.count("The key principles are:") == 1  # shared lead-in shown once
+    assert "must not communicate with current pupils" in text  # emphasis marks dropped
+    assert "section 6.2(a) (6.0 Safeguarding); stance: not allowed" in text
+    assert "section 6.2(b) (6.0 Safeguarding); stance: should not" in text
+    assert "due for review in September 2025 (by 30 September 2025)" in text
+    assert "Ask Mr W Holder (Online Safety Co-ordinator)" in text
+    assert "Confidence 83%" in text
+
+
+def test_escalation_says_plainly_who_it_goes_to():
+    a = Answer("arh", "ARH", "escalate", 0.2, "low_confidence", (cite("3.1", "something close"),), LEAD, DEPUTY)
+    text = render_text(a)
+    assert "can't answer that with confidence" in text
+    assert "goes to Mr W Holder (Online Safety Co-ordinator)" in text
+    assert "may not answer your question" in text
+
+
+def test_urgent_tells_the_asker_to_speak_to_the_dsl_now_and_names_both_contacts():
+    a = Answer("arh", "ARH", "urgent", 1.0, "urgent", (), LEAD, DEPUTY, concern="self-harm or suicide")
+    text = render_text(a)
+    assert "Speak to your designated safeguarding lead in person now" in text
+    assert "Mr W Holder (Online Safety Co-ordinator) and the Headteacher" in text
+    assert "999" in text

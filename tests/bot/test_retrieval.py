@@ -1,0 +1,50 @@
+"""Per-school search: a question only ever meets its own school's clauses."""
+from __future__ import annotations
+
+import pytest
+
+from bot.knowledge import UnknownSchool, load_knowledge
+from bot.retrieval import BM25Retriever
+
+
+@pytest.fixture
+def retriever(tiny_kb):
+    return BM25Retriever(load_knowledge(tiny_kb))
+
+
+def test_results_come_only_from_the_asking_school(retriever):
+    for school in ("alpha", "beta"):
+        result = retriever.search(school, "friend requests from former pupils", k=10)
+        assert result.hits
+        assert {h.clause.school for h in result.hits} == {school}
+
+
+def test_unknown_school_is_refused_not_answered_from_another(retriever):
+    with pytest.raises(UnknownSchool) as info:
+        retriever.search("gamma", "friend requests")
+    assert "alpha, beta" in str(info.value)
+
+
+def test_synonyms_bring_staff_words_to_policy_words(retriever):
+    # "old student" is not in any clause; the synonym group maps it to "former pupils".
+    result = retriever.search("alpha", "old student wants to be mates")
+    assert result.hits[0].clause.id == "1.2"
+    assert "old" in result.query.expansions or "student" in result.query.expansions
+
+
+def test_about_phrases_are_searched(retriever):
+    result = retriever.search("alpha", "pics of my class on my facebook")
+    assert result.hits[0].clause.id == "2.1"
+    assert result.coverage > 0.9
+
+
+def test_coverage_falls_for_words_the_policy_never_uses(retriever):
+    on_topic = retriever.search("alpha", "photographs of pupils on personal accounts")
+    off_topic = retriever.search("alpha", "photographs of the staff car park at parents evening")
+    assert on_topic.coverage > 0.9
+    assert off_topic.coverage < 0.5
+
+
+def test_question_of_only_filler_has_no_hits(retriever):
+    result = retriever.search("alpha", "is it ok?")
+    assert result.hits == () and result.query.empty

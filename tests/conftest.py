@@ -1,0 +1,102 @@
+"""Shared fixtures: the bundled bot on a pinned date, and tiny knowledge bases built per test."""
+from __future__ import annotations
+
+import textwrap
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from bot.config import Settings
+from bot.knowledge import bundled_knowledge_dir
+from bot.service import build_bot
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared"
+TODAY = date(2026, 11, 25)
+
+
+@pytest.fixture(scope="session")
+def bundled_bot():
+    return build_bot(Settings(knowledge_dir=bundled_knowledge_dir(), today=TODAY))
+
+
+def write(root: Path, rel: str, body: str) -> Path:
+    path = root / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(body).lstrip("\n"), encoding="utf-8")
+    return path
+
+
+SCHOOL_A = """
+    slug: alpha
+    name: Alpha Primary
+    lead: {role: Online Safety Lead, name: Ms A Lead}
+    deputy: {role: Headteacher, name: Mr A Head}
+    policies: [social-media]
+"""
+
+POLICY_A = """
+    id: social-media
+    school: alpha
+    title: Alpha Social Media Policy
+    next_review: September 2025
+    clauses:
+      - id: "1.1"
+        section: 1 Contact with pupils
+        text: Staff must not accept friend requests from current pupils on any social network.
+        about: [pupil adds me on instagram]
+      - id: "1.2"
+        section: 1 Contact with pupils
+        text: Staff may keep in touch with former pupils once they are over twenty one.
+      - id: "2.1"
+        section: 2 Photographs
+        text: Photographs of pupils must never be posted on personal accounts.
+        about: [pics of my class on my facebook]
+"""
+
+SCHOOL_B = """
+    slug: beta
+    name: Beta Academy
+    lead: {role: Principal}
+    deputy: {role: Chair of Governors}
+    policies: [online-policy]
+"""
+
+POLICY_B = """
+    id: online-policy
+    school: beta
+    title: Beta Online Policy
+    next_review: December 2030
+    clauses:
+      - id: A.1
+        section: A Contact
+        text: Staff are advised against friend requests with former pupils at any age.
+      - id: A.2
+        section: A Contact
+        text: Staff must use the school email account for all contact with parents.
+      - id: B.1
+        section: B Working time
+        text: Personal use of social media during lessons is not permitted.
+      - id: B.2
+        section: B Working time
+        text: The Academy may monitor internet use on its devices.
+"""
+
+
+@pytest.fixture
+def tiny_kb(tmp_path: Path) -> Path:
+    """Two schools with different rules on the same topic, so separation is testable."""
+    root = tmp_path / "knowledge"
+    write(root, "schools/alpha.yaml", SCHOOL_A)
+    write(root, "policies/alpha/social-media.yaml", POLICY_A)
+    write(root, "schools/beta.yaml", SCHOOL_B)
+    write(root, "policies/beta/online-policy.yaml", POLICY_B)
+    write(root, "synonyms.yaml", """
+        groups:
+          - staff: [insta, ig]
+            policy: [instagram]
+          - staff: [ex pupil, old student]
+            policy: [former pupils]
+    """)
+    return root
