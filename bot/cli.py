@@ -19,8 +19,21 @@ def _cmd_kb_check(args: argparse.Namespace, settings: config.Settings) -> int:
             print(problem, file=sys.stderr)
         print(f"{len(exc.problems)} problem(s) in {root}", file=sys.stderr)
         return 1
+    from .source_coverage import coverage
+
     clauses = sum(len(s.clauses) for s in kb.schools.values())
     print(f"ok: {len(kb.schools)} schools, {clauses} clauses, {len(kb.synonyms)} synonym groups in {root}")
+    low = 0
+    for school in kb.schools.values():
+        for policy in school.policies:
+            if not policy.source:
+                continue
+            cov = coverage(policy, root)
+            low += cov.ratio < 0.98
+            print(f"  {school.slug}/{policy.id}: {len(policy.clauses)} clauses, "
+                  f"{cov.covered}/{cov.total} source sentences carried ({cov.ratio:.1%})")
+            for sentence in cov.missing[:5] if args.verbose else ():
+                print(f"    not carried: {sentence[:100]}")
     return 0
 
 
@@ -190,6 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
     kb_sub = kb.add_subparsers(dest="kb_command", required=True)
     check = kb_sub.add_parser("check", help="validate a knowledge directory")
     check.add_argument("--dir", help="knowledge directory (default: POLICYBOT_KNOWLEDGE_DIR or the bundled one)")
+    check.add_argument("-v", "--verbose", action="store_true", help="list source sentences no clause carries")
     check.set_defaults(func=_cmd_kb_check)
 
     ingest = sub.add_parser("ingest", help="draft clause YAML from a policy .txt/.md, numbering kept")
