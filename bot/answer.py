@@ -110,6 +110,8 @@ class PolicyBot:
                  calibration: Calibration | None = None):
         self.kb, self.retriever, self.settings = kb, retriever, settings
         self.calibration = calibration or Calibration.default()
+        self.threshold = (settings.answer_threshold if settings.answer_threshold is not None
+                          else self.calibration.threshold)
 
     def answer(self, school: str, question: str) -> Answer:
         """Raises UnknownSchool for a school not in the knowledge base and QuestionError for bad input."""
@@ -124,7 +126,7 @@ class PolicyBot:
         citations = self._citations(record, result)
         if not citations:
             return self._build(record, ESCALATE, 0.0, NO_MATCH, (), features=features)
-        if confidence >= self.settings.answer_threshold:
+        if confidence >= self.threshold:
             return self._build(record, ANSWER, confidence, CONFIDENT, citations, features=features)
         return self._build(record, ESCALATE, confidence, LOW_CONFIDENCE, citations, features=features)
 

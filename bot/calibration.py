@@ -17,7 +17,7 @@ import yaml
 
 from .retrieval import SearchResult
 
-FEATURES = ("coverage", "normalised_score", "margin", "specificity")
+FEATURES = ("coverage", "normalised_score", "margin", "specificity", "phrase_match", "domain_gap")
 
 
 def features_of(result: SearchResult) -> dict[str, float]:
@@ -35,6 +35,8 @@ def features_of(result: SearchResult) -> dict[str, float]:
         "normalised_score": result.normalised_score,
         "margin": (s1 - s2) / s1 if s1 > 0 else 0.0,
         "specificity": 1.0 - 1.0 / (1.0 + n),
+        "phrase_match": result.phrase_match,
+        "domain_gap": max(0.0, result.domain_coverage - result.coverage),
     }
 
 
@@ -43,11 +45,13 @@ class Calibration:
     weights: tuple[float, ...]
     bias: float
     source: str = "default"
+    # The confidence at or above which to answer, chosen by cross-validation with the model.
+    threshold: float = 0.5
 
     @classmethod
     def default(cls) -> "Calibration":
         """Uncalibrated fallback: confidence is the question coverage, centred on 0.5."""
-        return cls(weights=(8.0, 0.0, 0.0, 0.0), bias=-4.0)
+        return cls(weights=(8.0, 0.0, 0.0, 0.0, 0.0, 0.0), bias=-4.0)
 
     @classmethod
     def load(cls, path: Path) -> "Calibration":
@@ -58,7 +62,8 @@ class Calibration:
         missing = [f for f in FEATURES if f not in weights]
         if missing:
             raise ValueError(f"{path}: calibration lacks weights for {', '.join(missing)}")
-        return cls(tuple(float(weights[f]) for f in FEATURES), float(data.get("bias", 0.0)), str(path))
+        return cls(tuple(float(weights[f]) for f in FEATURES), float(data.get("bias", 0.0)), str(path),
+                   float(data.get("threshold", 0.5)))
 
     def features(self, result: SearchResult) -> dict[str, float]:
         return features_of(result)
@@ -68,13 +73,13 @@ class Calibration:
         return 1.0 / (1.0 + math.exp(-z))
 
     def dump(self, path: Path, note: str) -> None:
-        doc = {"note": note, "bias": round(self.bias, 4),
+        doc = {"note": note, "threshold": round(self.threshold, 3), "bias": round(self.bias, 4),
                "weights": {f: round(w, 4) for f, w in zip(FEATURES, self.weights)}}
         path.write_text("# Written by `policybot calibrate`; see README 'Confidence'.\n"
                         + yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
 
 
-def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1.0, iterations: int = 200) -> Calibration:
+def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 0.1, iterations: int = 200) -> Calibration:
     """L2-regularised logistic regression by Newton's method: few features, few examples,
     so the penalty keeps the weights from chasing individual questions."""
     n, d = x.shape

@@ -171,7 +171,7 @@ def _cmd_eval(args: argparse.Namespace, settings: config.Settings) -> int:
         print(f"policybot eval: unknown school(s) in {args.file}: {', '.join(unknown)}", file=sys.stderr)
         return 2
     ours = evaluate.run_bot(bot, items)
-    systems = {f"policybot (calibration: {bot.calibration.source}, threshold {settings.answer_threshold})": ours}
+    systems = {f"policybot (calibration: {bot.calibration.source}, threshold {bot.threshold:.2f})": ours}
     if args.cv:
         systems["policybot, 5-fold cross-validated calibration"] = evaluate.cross_validated(bot, ours)
     systems["naive baseline (rank-bm25, raw text, best single threshold)"] = evaluate.run_baseline(bot.kb, items)
@@ -187,8 +187,10 @@ def _cmd_calibrate(args: argparse.Namespace, settings: config.Settings) -> int:
     items = evaluate.load_items(Path(args.file))
     ours = evaluate.run_bot(bot, items)
     model = evaluate.fit_calibration(ours)
-    print(evaluate.report({"5-fold cross-validated (each question scored by a model fitted without it)":
-                           evaluate.cross_validated(bot, ours)}))
+    confidences = evaluate.out_of_fold_confidences(ours)
+    print(f"threshold chosen on out-of-fold confidences: {model.threshold:.2f}")
+    print(evaluate.report({"5-fold cross-validated at that threshold (each question scored by models fitted without it)":
+                           evaluate.with_confidences(ours, confidences, model.threshold)}))
     target = Path(args.out) if args.out else settings.knowledge_dir / CALIBRATION_FILE
     model.dump(target, f"fitted on {Path(args.file).name}, {len(items)} questions")
     print(f"wrote {target}")

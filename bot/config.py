@@ -17,7 +17,7 @@ class ConfigError(ValueError):
     """A setting has a value that cannot be used; the message names the variable."""
 
 
-def _float(env: dict, name: str, default: float, lo: float = 0.0, hi: float = 1.0) -> float:
+def _float(env: dict, name: str, default: float | None, lo: float = 0.0, hi: float = 1.0) -> float | None:
     raw = env.get(name)
     if raw is None or raw == "":
         return default
@@ -59,7 +59,8 @@ class Settings:
     # Where the clause knowledge base lives (schools/, policies/, synonyms.yaml).
     knowledge_dir: Path = field(default_factory=bundled_knowledge_dir)
     # Confidence at or above which the bot answers; below it, the question goes to the lead.
-    answer_threshold: float = 0.5
+    # None: the threshold chosen by `policybot calibrate` (knowledge/calibration.yaml).
+    answer_threshold: float | None = None
     # Questions longer than this many characters are refused politely.
     max_question_chars: int = 4000
     # How many clauses an answer quotes at most.
@@ -90,7 +91,7 @@ def from_env(env: dict | None = None) -> Settings:
             raise ConfigError(f"POLICYBOT_TODAY={env['POLICYBOT_TODAY']!r} is not a YYYY-MM-DD date") from None
     return Settings(
         knowledge_dir=knowledge_dir,
-        answer_threshold=_float(env, "POLICYBOT_ANSWER_THRESHOLD", Settings.answer_threshold),
+        answer_threshold=_float(env, "POLICYBOT_ANSWER_THRESHOLD", None),
         max_question_chars=_int(env, "POLICYBOT_MAX_QUESTION_CHARS", Settings.max_question_chars),
         max_citations=_int(env, "POLICYBOT_MAX_CITATIONS", Settings.max_citations, 1, 10),
         citation_floor=_float(env, "POLICYBOT_CITATION_FLOOR", Settings.citation_floor),

@@ -138,28 +138,56 @@ def labels_for_calibration(outcomes: list[Outcome]) -> tuple[np.ndarray, np.ndar
     return x, y, usable
 
 
-def cross_validated(bot: PolicyBot, outcomes: list[Outcome], folds: int = 5, seed: int = 7) -> list[Outcome]:
-    """Outcomes where each question's confidence comes from a model fitted without it."""
+def out_of_fold_confidences(outcomes: list[Outcome], folds: int = 5, repeats: int = 5, seed: int = 7) -> dict[str, float]:
+    """Each question's confidence from models fitted without it (k-fold, averaged over repeats)."""
     x, y, usable = labels_for_calibration(outcomes)
     rng = np.random.default_rng(seed)
-    order = rng.permutation(len(usable))
-    fold_of = {int(i): k % folds for k, i in enumerate(order)}
-    replaced = {}
-    for k in range(folds):
-        train = [i for i in range(len(usable)) if fold_of[i] != k]
-        model = fit_logistic(x[train], y[train])
-        for i in range(len(usable)):
-            if fold_of[i] == k:
-                o = usable[i]
-                conf = model.confidence(o.features)
-                decision = ANSWER if conf >= bot.settings.answer_threshold else ESCALATE
-                replaced[o.item.id] = Outcome(o.item, decision, conf, o.ranked, o.cited, o.features)
-    return [replaced.get(o.item.id, o) for o in outcomes]
+    total = np.zeros(len(usable))
+    for _ in range(repeats):
+        parts = np.array_split(rng.permutation(len(usable)), folds)
+        for part in parts:
+            train = np.setdiff1d(np.arange(len(usable)), part)
+            model = fit_logistic(x[train], y[train])
+            for i in part:
+                total[i] += model.confidence(usable[i].features)
+    return {o.item.id: total[i] / repeats for i, o in enumerate(usable)}
+
+
+def with_confidences(outcomes: list[Outcome], confidences: dict[str, float], threshold: float) -> list[Outcome]:
+    """Outcomes re-decided from the given confidences (urgent ones stay as they were)."""
+    out = []
+    for o in outcomes:
+        if o.item.id in confidences:
+            conf = confidences[o.item.id]
+            o = Outcome(o.item, ANSWER if conf >= threshold else ESCALATE, conf, o.ranked, o.cited, o.features)
+        out.append(o)
+    return out
+
+
+def choose_threshold(outcomes: list[Outcome], confidences: dict[str, float]) -> float:
+    """The threshold that maximises the mean of answered-correct and escalation recall on
+    out-of-fold confidences; among equals, the highest (escalating is the safer error)."""
+    best, best_value = 0.5, -1.0
+    for threshold in np.round(np.arange(0.30, 0.91, 0.01), 2):
+        m = metrics(with_confidences(outcomes, confidences, float(threshold)))
+        value = np.nanmean([m["answered_correct"], m["escalation_recall"]])
+        if value >= best_value:
+            best, best_value = float(threshold), value
+    return best
+
+
+def cross_validated(bot: PolicyBot, outcomes: list[Outcome]) -> list[Outcome]:
+    """Outcomes where each question's confidence comes from models fitted without it,
+    decided at the bot's threshold."""
+    return with_confidences(outcomes, out_of_fold_confidences(outcomes), bot.threshold)
 
 
 def fit_calibration(outcomes: list[Outcome]) -> Calibration:
+    """The model on all questions, with the threshold chosen on out-of-fold confidences."""
     x, y, _ = labels_for_calibration(outcomes)
-    return fit_logistic(x, y)
+    model = fit_logistic(x, y)
+    threshold = choose_threshold(outcomes, out_of_fold_confidences(outcomes))
+    return Calibration(model.weights, model.bias, "fitted", threshold)
 
 
 _COLUMNS = (("answered_correct", "ans-ok"), ("recall@1", "R@1"), ("recall@3", "R@3"),

@@ -198,10 +198,17 @@ class _Collector:
         value = node.get(key)
         if value is None:
             return ()
-        if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        if isinstance(value, list) and any(isinstance(v, bool) for v in value):
+            self.add(path, node.line_of(key), f"{what}: '{key}' has a word YAML reads as true/false "
+                     "(yes, no, on, off, true, false): put it in quotes")
+            return ()
+        # Numbers are phrases too ("18", "19"): YAML reads them unquoted as int.
+        if not isinstance(value, list) or not all(
+                (isinstance(v, str) and v.strip()) or (isinstance(v, (int, float)) and not isinstance(v, bool))
+                for v in value):
             self.add(path, node.line_of(key), f"{what}: '{key}' must be a list of non-empty strings")
             return ()
-        return tuple(v.strip() for v in value)
+        return tuple(str(v).strip() for v in value)
 
 
 def parse_review_date(text: str) -> date | None:

@@ -48,6 +48,8 @@ class SearchResult:
     hits: tuple[Hit, ...]
     coverage: float          # share of the question's information (idf) the top clause matches
     normalised_score: float  # top score / the most the question could score
+    phrase_match: float = 0.0  # how fully the question contains one of the top clauses' about phrasings
+    domain_coverage: float = 0.0  # the best coverage any bundled policy achieves (this school's included)
 
 
 class Retriever(Protocol):
@@ -108,6 +110,7 @@ class _SchoolIndex:
     def __init__(self, clauses: tuple[Clause, ...], synonyms: tuple[SynonymGroup, ...]):
         self.clauses = clauses
         self.docs = [_clause_document(c) for c in clauses]
+        self.phrases = [[frozenset(analyse(p)) for p in c.about] for c in clauses]
         self.doc_sets = [frozenset(d) for d in self.docs]
         self.bm25 = BM25Okapi(self.docs)
         self.synonyms = _CompiledSynonyms(synonyms)
@@ -125,6 +128,25 @@ class _SchoolIndex:
         if total <= 0:
             return 0.0
         return sum(self.idf(t) for t in self.matched(doc_id, query)) / total
+
+    def phrase_match(self, doc_id: int, query: Query) -> float:
+        """How closely the question says what one of the clause's `about` phrasings says:
+        the idf-weighted F1 of phrase words found in the question and question words found
+        in the phrase (directly or via a synonym), best phrasing wins. A short phrasing
+        buried in a long question about something else scores low on the second half."""
+        total_q = sum(self.idf(t) for t in query.own)
+        best = 0.0
+        for phrase in self.phrases[doc_id]:
+            total_p = sum(self.idf(t) for t in phrase)
+            if total_p <= 0 or total_q <= 0:
+                continue
+            asked = {t for t in query.own if t in phrase or any(e in phrase for e in query.expansions.get(t, ()))}
+            said = {t for t in phrase if t in query.own or any(t in query.expansions.get(o, ()) for o in query.own)}
+            recall = sum(self.idf(t) for t in said) / total_p
+            precision = sum(self.idf(t) for t in asked) / total_q
+            if recall + precision > 0:
+                best = max(best, 2 * recall * precision / (recall + precision))
+        return best
 
     def ceiling(self, query: Query) -> float:
         """The score a perfect clause would get: every term, at the most a term can add."""
@@ -145,6 +167,16 @@ class BM25Retriever:
             self.kb.school(school)  # raises UnknownSchool with the list of known ones
         return self._indexes[school]
 
+    def best_coverage(self, school: str, question: str) -> float:
+        """This school's top clause's coverage of the question (no ranking beyond the top)."""
+        index = self._indexes[school]
+        query = analyse_query(question, index.synonyms)
+        if query.empty:
+            return 0.0
+        scores = index.bm25.get_scores(query.weights)
+        top = int(np.argmax(scores))
+        return index.coverage(top, query) if scores[top] > 0 else 0.0
+
     def search(self, school: str, question: str, k: int = 10) -> SearchResult:
         index = self.index(school)
         query = analyse_query(question, index.synonyms)
@@ -158,5 +190,11 @@ class BM25Retriever:
             return SearchResult(school, query, (), 0.0, 0.0)
         top = int(order[0])
         ceiling = index.ceiling(query)
-        return SearchResult(school, query, hits, index.coverage(top, query),
-                            hits[0].score / ceiling if ceiling > 0 else 0.0)
+        phrase = max(index.phrase_match(int(i), query) for i in order[:3])
+        own_coverage = index.coverage(top, query)
+        # How well the best policy in the domain covers it: when another school's policy covers
+        # the question far better than this one, this policy is probably silent on it. Only a
+        # confidence signal: answers still come from this school alone.
+        domain = max([own_coverage] + [self.best_coverage(s, question) for s in self._indexes if s != school])
+        return SearchResult(school, query, hits, own_coverage,
+                            hits[0].score / ceiling if ceiling > 0 else 0.0, phrase, domain)

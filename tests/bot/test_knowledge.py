@@ -123,3 +123,21 @@ def test_kb_check_command_exit_codes(tiny_kb, capsys):
 ])
 def test_review_dates_mean_the_end_of_the_period(written, expected):
     assert parse_review_date(written) == expected
+
+
+def test_numbers_are_phrases_but_booleans_must_be_quoted(tiny_kb):
+    write(tiny_kb, "synonyms.yaml", """
+        groups:
+          - staff: [18, turned 18]
+            policy: [age of nineteen]
+    """)
+    kb = load_knowledge(tiny_kb)
+    assert kb.synonyms[0].staff == ("18", "turned 18")
+    write(tiny_kb, "synonyms.yaml", """
+        groups:
+          - staff: [lies]
+            policy: [false, defamatory]
+    """)
+    found = problems(tiny_kb)
+    assert "knowledge/synonyms.yaml:3: synonym group: 'policy' has a word YAML reads as true/false" in found[0]
+    assert "put it in quotes" in found[0]

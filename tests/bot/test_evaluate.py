@@ -1,0 +1,50 @@
+"""The measuring stick itself: metrics on hand-made outcomes, and a baseline that cannot see the answers."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from bot.calibration import fit_logistic
+from bot.evaluate import Item, Outcome, metrics, norm
+
+
+def outcome(expect, decision, gold=(), ranked=(), cited=(), urgent=False, school="s"):
+    return Outcome(Item("q", school, "?", expect, tuple(gold), urgent), decision, 0.5, tuple(ranked), tuple(cited))
+
+
+def test_metrics_count_each_measure_over_its_own_questions():
+    outs = [
+        outcome("answer", "answer", ["must not post"], ["Staff must NOT post photos", "x"], ["Staff must NOT post photos"]),
+        outcome("answer", "answer", ["must not post"], ["x", "y", "staff must not  post"], ["x"]),  # right clause ranked 3rd, not cited
+        outcome("answer", "escalate", ["friends"], ["friends with former students"], ["friends with former students"]),
+        outcome("escalate", "escalate"),
+        outcome("escalate", "answer"),
+        outcome("escalate", "urgent", urgent=True),
+        outcome("escalate", "escalate", urgent=True),
+    ]
+    m = metrics(outs)
+    assert m["answered_correct"] == 1 / 3
+    assert m["recall@1"] == 2 / 3
+    assert m["recall@3"] == 1.0
+    assert m["escalation_recall"] == 3 / 4
+    assert m["urgent_recall"] == 1 / 2
+    assert m["false_escalation"] == 1 / 3
+    assert m["false_urgent"] == 0.0
+
+
+def test_empty_groups_are_nan_not_zero():
+    m = metrics([outcome("answer", "answer", ["a"], ["a"], ["a"])])
+    assert math.isnan(m["escalation_recall"]) and math.isnan(m["urgent_recall"])
+
+
+def test_gold_comparison_folds_quotes_dashes_case_and_space():
+    assert norm("Staff \u2018friends\u2019 \u2013  OK") == "staff 'friends' - ok"
+
+
+def test_logistic_fit_orders_by_the_informative_feature():
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 1, size=(200, 2))
+    y = (x[:, 0] + rng.normal(0, 0.1, 200) > 0.5).astype(float)
+    model = fit_logistic(x, y, l2=0.1)
+    assert model.weights[0] > 5 and abs(model.weights[1]) < 1.5
