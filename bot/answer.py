@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from . import safeguarding
+from .scope import in_scope
 from .calibration import Calibration
 from .config import Settings
 from .knowledge import Clause, Contact, KnowledgeBase, School
@@ -24,6 +25,7 @@ ANSWER, ESCALATE, URGENT = "answer", "escalate", "urgent"
 CONFIDENT = "confident"
 LOW_CONFIDENCE = "low_confidence"
 NO_MATCH = "policy_silent"
+OUT_OF_SCOPE = "out_of_scope"
 LIVE_CONCERN = "urgent"
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffd]")
@@ -120,6 +122,8 @@ class PolicyBot:
         concern = safeguarding.detect(text)
         if concern:
             return self._build(record, URGENT, 1.0, LIVE_CONCERN, (), concern=concern.category)
+        if not in_scope(text):
+            return self._build(record, ESCALATE, 0.0, OUT_OF_SCOPE, ())
         result = self.retriever.search(school, text, k=max(10, self.settings.max_citations))
         features = self.calibration.features(result)
         confidence = self.calibration.confidence(features)

@@ -33,7 +33,8 @@ def features_of(result: SearchResult) -> dict[str, float]:
     return {
         "coverage": result.coverage,
         "normalised_score": result.normalised_score,
-        "margin": (s1 - s2) / s1 if s1 > 0 else 0.0,
+        # In units of a perfect match: a lone weak hit does not "clearly beat" anything.
+        "margin": (s1 - s2) / s1 * result.normalised_score if s1 > 0 else 0.0,
         "specificity": 1.0 - 1.0 / (1.0 + n),
         "phrase_match": result.phrase_match,
         "domain_gap": max(0.0, result.domain_coverage - result.coverage),

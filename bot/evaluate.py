@@ -21,7 +21,7 @@ import numpy as np
 import yaml
 from rank_bm25 import BM25Okapi as ReferenceBM25
 
-from .answer import ANSWER, ESCALATE, URGENT, PolicyBot
+from .answer import ANSWER, ESCALATE, OUT_OF_SCOPE, URGENT, PolicyBot
 from .calibration import FEATURES, Calibration, features_of, fit_logistic
 from .knowledge import KnowledgeBase
 
@@ -99,7 +99,8 @@ def run_bot(bot: PolicyBot, items: list[Item]) -> list[Outcome]:
         else:
             result = bot.retriever.search(item.school, item.question, k=10)
             ranked = tuple(h.clause.text for h in result.hits)
-            feats = features_of(result)
+            # Off-topic questions are decided by the scope check, not by confidence.
+            feats = None if answer.reason == OUT_OF_SCOPE else features_of(result)
         outcomes.append(Outcome(item, answer.decision, answer.confidence, ranked,
                                 tuple(c.text for c in answer.citations), feats))
     return outcomes

@@ -59,6 +59,9 @@ def render_text(answer: Answer) -> str:
         policies = sorted({c.policy for c in answer.citations})
         parts.append(f"**{answer.school_name}**, {', '.join(policies)}, says:")
         parts.extend(_quotes(answer.citations))
+    elif answer.reason == "out_of_scope":
+        parts.append(f"I only answer questions about {answer.school_name}'s social-media and online-safety "
+                     f"policy, and this doesn't look like one, so it goes to {lead} to answer.")
     else:
         parts.append(f"I can't answer that with confidence from {answer.school_name}'s policy, "
                      f"so it goes to {lead} to answer.")

@@ -26,7 +26,9 @@ class Query:
     """An analysed question: the staff's own stems, and what each synonym group added."""
 
     own: tuple[str, ...]
-    expansions: dict[str, tuple[str, ...]]  # own stem -> policy stems it expands to
+    # own stem -> the policy phrases (stem tuples) it expands to; a phrase counts as found
+    # in a clause only when all its words are there ("year group" is not "Facebook group").
+    expansions: dict[str, tuple[tuple[str, ...], ...]]
     weights: dict[str, float]
 
     @property
@@ -60,17 +62,17 @@ class _CompiledSynonyms:
     """Synonym groups as stemmed word sequences, matched against the question's stemmed words."""
 
     def __init__(self, groups: tuple[SynonymGroup, ...]):
-        self.rules: list[tuple[tuple[str, ...], tuple[str, ...]]] = []
+        self.rules: list[tuple[tuple[str, ...], tuple[tuple[str, ...], ...]]] = []
         for group in groups:
-            targets = tuple(dict.fromkeys(t for phrase in group.policy for t in analyse(phrase)))
+            targets = tuple(dict.fromkeys(tuple(analyse(phrase)) for phrase in group.policy if analyse(phrase)))
             for phrase in group.staff:
                 seq = tuple(stem(w) for w in words(phrase))
                 if seq and targets:
                     self.rules.append((seq, targets))
         self.rules.sort(key=lambda r: -len(r[0]))
 
-    def expand(self, stems: list[str]) -> list[tuple[tuple[int, ...], tuple[str, ...]]]:
-        """(positions matched, policy stems) for every staff phrase found in the question."""
+    def expand(self, stems: list[str]) -> list[tuple[tuple[int, ...], tuple[tuple[str, ...], ...]]]:
+        """(positions matched, policy phrases) for every staff phrase found in the question."""
         found = []
         n = len(stems)
         for seq, targets in self.rules:
@@ -87,17 +89,17 @@ def analyse_query(question: str, synonyms: _CompiledSynonyms) -> Query:
     content = [i for i, w in enumerate(tokens) if w not in STOPWORDS]
     own = tuple(dict.fromkeys(all_stems[i] for i in content))
     weights: dict[str, float] = {t: 1.0 for t in own}
-    expansions: dict[str, list[str]] = {}
+    expansions: dict[str, list[tuple[str, ...]]] = {}
     for positions, targets in synonyms.expand(all_stems):
         anchors = [all_stems[i] for i in positions if i in content] or [all_stems[positions[0]]]
         for anchor in anchors:
             expansions.setdefault(anchor, [])
-        for target in targets:
-            if target not in weights:
-                weights[target] = EXPANSION_WEIGHT
+        for phrase in targets:
+            for token in phrase:
+                weights.setdefault(token, EXPANSION_WEIGHT)
             for anchor in anchors:
-                if target != anchor and target not in expansions[anchor]:
-                    expansions[anchor].append(target)
+                if phrase != (anchor,) and phrase not in expansions[anchor]:
+                    expansions[anchor].append(phrase)
     return Query(own=own, expansions={k: tuple(v) for k, v in expansions.items()}, weights=weights)
 
 
@@ -120,14 +122,25 @@ class _SchoolIndex:
 
     def matched(self, doc_id: int, query: Query) -> frozenset[str]:
         doc = self.doc_sets[doc_id]
-        return frozenset(t for t in query.own
-                         if t in doc or any(e in doc for e in query.expansions.get(t, ())))
+        return frozenset(t for t in query.own if self.credit(t, query, doc) > 0)
+
+    def credit(self, term: str, query: Query, present: frozenset[str] | set[str]) -> float:
+        """The information (idf) a question word contributes when `present` are the words found:
+        all of it when the word itself is there; through a synonym, no more than the synonym
+        itself carries, so "christmas fair" -> "school" earns next to nothing."""
+        idf = self.idf(term)
+        if term in present:
+            return idf
+        via = [sum(self.idf(e) for e in phrase) for phrase in query.expansions.get(term, ())
+               if all(e in present for e in phrase)]
+        return min(idf, max(via)) if via else 0.0
 
     def coverage(self, doc_id: int, query: Query) -> float:
         total = sum(self.idf(t) for t in query.own)
         if total <= 0:
             return 0.0
-        return sum(self.idf(t) for t in self.matched(doc_id, query)) / total
+        doc = self.doc_sets[doc_id]
+        return sum(self.credit(t, query, doc) for t in query.own) / total
 
     def phrase_match(self, doc_id: int, query: Query) -> float:
         """How closely the question says what one of the clause's `about` phrasings says:
@@ -140,10 +153,10 @@ class _SchoolIndex:
             total_p = sum(self.idf(t) for t in phrase)
             if total_p <= 0 or total_q <= 0:
                 continue
-            asked = {t for t in query.own if t in phrase or any(e in phrase for e in query.expansions.get(t, ()))}
-            said = {t for t in phrase if t in query.own or any(t in query.expansions.get(o, ()) for o in query.own)}
+            offered = set(query.own) | {e for o in query.own for p in query.expansions.get(o, ()) for e in p}
+            said = phrase & offered
             recall = sum(self.idf(t) for t in said) / total_p
-            precision = sum(self.idf(t) for t in asked) / total_q
+            precision = sum(self.credit(t, query, phrase) for t in query.own) / total_q
             if recall + precision > 0:
                 best = max(best, 2 * recall * precision / (recall + precision))
         return best

@@ -39,7 +39,7 @@ def test_same_question_answered_from_each_schools_own_policy(tiny_kb):
 
 
 def test_low_confidence_escalates_to_the_named_lead(tiny_kb):
-    answer = make_bot(tiny_kb).answer("alpha", "where do staff park at parents evening?")
+    answer = make_bot(tiny_kb).answer("alpha", "where do staff park their phones during parents evening?")
     assert answer.decision == ESCALATE
     assert answer.confidence < 0.5
     assert answer.contacts == (answer.lead,)
@@ -76,3 +76,9 @@ def test_bad_questions_get_a_polite_error(tiny_kb, question, fragment):
 def test_unknown_school_is_an_error_not_another_schools_text(tiny_kb):
     with pytest.raises(UnknownSchool):
         make_bot(tiny_kb).answer("gamma", "can I post photos?")
+
+
+def test_off_topic_question_escalates_without_quoting_clauses(tiny_kb):
+    answer = make_bot(tiny_kb, threshold=0.0).answer("alpha", "how do I book annual leave for friday?")
+    assert answer.decision == ESCALATE and answer.reason == "out_of_scope"
+    assert answer.citations == () and answer.confidence == 0.0
