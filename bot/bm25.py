@@ -63,7 +63,3 @@ class BM25Okapi:
             if ids.size:
                 scores[ids] += weight * contribution
         return scores
-
-    def contains(self, doc_id: int, term: str) -> bool:
-        posting = self._postings.get(term)
-        return posting is not None and bool(np.any(posting[0] == doc_id))

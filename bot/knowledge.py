@@ -15,7 +15,7 @@ from typing import Any
 
 from . import stance as stance_mod
 from .text import collapse_ws
-from .yamlio import LineList, LineMap, YamlError, load_yaml
+from .yamlio import LineMap, YamlError, load_yaml
 
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 CLAUSE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.\-()]*$")
@@ -427,5 +427,4 @@ def bundled_knowledge_dir() -> Path:
 
 
 __all__ = ["Clause", "Contact", "KnowledgeBase", "KnowledgeError", "Policy", "Problem", "School",
-           "SynonymGroup", "UnknownSchool", "bundled_knowledge_dir", "load_knowledge", "parse_review_date",
-           "LineList"]
+           "SynonymGroup", "UnknownSchool", "bundled_knowledge_dir", "load_knowledge", "parse_review_date"]
