@@ -7,14 +7,13 @@ attached for the lead (and shown to the asker as "closest, may not answer this")
 """
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass, field
 from datetime import date
 
 from . import safeguarding
 from .scope import in_scope
-from .calibration import Calibration
+from .calibration import Calibration, features_of
 from .config import Settings
 from .knowledge import Clause, Contact, KnowledgeBase, School
 from .retrieval import Retriever, SearchResult
@@ -117,22 +116,29 @@ class PolicyBot:
 
     def answer(self, school: str, question: str) -> Answer:
         """Raises UnknownSchool for a school not in the knowledge base and QuestionError for bad input."""
+        return self.decide(school, question)[0]
+
+    def decide(self, school: str, question: str) -> tuple[Answer, SearchResult | None]:
+        """The answer and the search behind it (None when the question never reached retrieval:
+        urgent or off-topic), so evaluation measures the ranking without searching again."""
         record = self.kb.school(school)
         text = clean_question(question, self.settings.max_question_chars)
         concern = safeguarding.detect(text)
         if concern:
-            return self._build(record, URGENT, 1.0, LIVE_CONCERN, (), concern=concern.category)
+            return self._build(record, URGENT, 1.0, LIVE_CONCERN, (), concern=concern.category), None
         if not in_scope(text):
-            return self._build(record, ESCALATE, 0.0, OUT_OF_SCOPE, ())
+            return self._build(record, ESCALATE, 0.0, OUT_OF_SCOPE, ()), None
         result = self.retriever.search(school, text, k=max(10, self.settings.max_citations))
-        features = self.calibration.features(result)
+        features = features_of(result)
         confidence = self.calibration.confidence(features)
         citations = self._citations(record, result)
         if not citations:
-            return self._build(record, ESCALATE, 0.0, NO_MATCH, (), features=features)
-        if confidence >= self.threshold:
-            return self._build(record, ANSWER, confidence, CONFIDENT, citations, features=features)
-        return self._build(record, ESCALATE, confidence, LOW_CONFIDENCE, citations, features=features)
+            decision, confidence, reason = ESCALATE, 0.0, NO_MATCH
+        elif confidence >= self.threshold:
+            decision, reason = ANSWER, CONFIDENT
+        else:
+            decision, reason = ESCALATE, LOW_CONFIDENCE
+        return self._build(record, decision, confidence, reason, citations, features=features), result
 
     def _citations(self, school: School, result: SearchResult) -> tuple[Citation, ...]:
         """Up to max_citations clauses, dropping those far weaker than the best one."""
@@ -155,6 +161,6 @@ class PolicyBot:
         warnings = tuple(ReviewWarning(p.title, p.next_review, p.next_review_by)
                          for p in school.policies if p.id in cited and p.overdue(today))
         return Answer(school=school.slug, school_name=school.name, decision=decision,
-                      confidence=round(min(1.0, max(0.0, confidence)), 3) if not math.isnan(confidence) else 0.0,
+                      confidence=round(min(1.0, max(0.0, confidence)), 3),
                       reason=reason, citations=citations, lead=school.lead, deputy=school.deputy,
                       review_warnings=warnings, concern=concern, features=features or {})

@@ -66,9 +66,6 @@ class Calibration:
         return cls(tuple(float(weights[f]) for f in FEATURES), float(data.get("bias", 0.0)), str(path),
                    float(data.get("threshold", 0.5)))
 
-    def features(self, result: SearchResult) -> dict[str, float]:
-        return features_of(result)
-
     def confidence(self, features: dict[str, float]) -> float:
         z = self.bias + sum(w * features[f] for w, f in zip(self.weights, FEATURES))
         return 1.0 / (1.0 + math.exp(-z))

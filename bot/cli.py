@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -249,6 +250,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return args.func(args, settings)
+    except BrokenPipeError:
+        # The reader stopped early (`policybot eval ... | head`): not an error worth a traceback.
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - keeps the interpreter's final flush quiet
+        return 0
     except KnowledgeError as exc:
         print(f"policybot: the knowledge base has problems:\n{exc}", file=sys.stderr)
         return 2

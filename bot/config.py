@@ -17,30 +17,26 @@ class ConfigError(ValueError):
     """A setting has a value that cannot be used; the message names the variable."""
 
 
-def _float(env: dict, name: str, default: float | None, lo: float = 0.0, hi: float = 1.0) -> float | None:
+def _number(env: dict, name: str, default, cast: type, lo: float, hi: float):
     raw = env.get(name)
     if raw is None or raw == "":
         return default
     try:
-        value = float(raw)
+        value = cast(raw)
     except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not a number") from None
+        kind = "a whole number" if cast is int else "a number"
+        raise ConfigError(f"{name}={raw!r} is not {kind}") from None
     if not lo <= value <= hi:
         raise ConfigError(f"{name}={raw!r} must be between {lo} and {hi}")
     return value
+
+
+def _float(env: dict, name: str, default: float | None, lo: float = 0.0, hi: float = 1.0) -> float | None:
+    return _number(env, name, default, float, lo, hi)
 
 
 def _int(env: dict, name: str, default: int, lo: int = 1, hi: int = 10**9) -> int:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not a whole number") from None
-    if not lo <= value <= hi:
-        raise ConfigError(f"{name}={raw!r} must be between {lo} and {hi}")
-    return value
+    return _number(env, name, default, int, lo, hi)
 
 
 def _bool(env: dict, name: str, default: bool) -> bool:

@@ -21,8 +21,8 @@ import numpy as np
 import yaml
 from rank_bm25 import BM25Okapi as ReferenceBM25
 
-from .answer import ANSWER, ESCALATE, OUT_OF_SCOPE, URGENT, PolicyBot
-from .calibration import FEATURES, Calibration, features_of, fit_logistic
+from .answer import ANSWER, ESCALATE, URGENT, PolicyBot
+from .calibration import FEATURES, Calibration, fit_logistic
 from .knowledge import KnowledgeBase
 
 _TRANS = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"',
@@ -92,15 +92,11 @@ def metrics(outcomes: list[Outcome]) -> dict[str, float]:
 def run_bot(bot: PolicyBot, items: list[Item]) -> list[Outcome]:
     outcomes = []
     for item in items:
-        answer = bot.answer(item.school, item.question)
-        if answer.decision == URGENT:
-            ranked: tuple[str, ...] = ()
-            feats = None
-        else:
-            result = bot.retriever.search(item.school, item.question, k=10)
-            ranked = tuple(h.clause.text for h in result.hits)
-            # Off-topic questions are decided by the scope check, not by confidence.
-            feats = None if answer.reason == OUT_OF_SCOPE else features_of(result)
+        answer, result = bot.decide(item.school, item.question)
+        # Urgent and off-topic questions never reach retrieval: no ranking, no features, and
+        # they take no part in calibration (their decision does not depend on confidence).
+        ranked = tuple(h.clause.text for h in result.hits) if result else ()
+        feats = answer.features if result else None
         outcomes.append(Outcome(item, answer.decision, answer.confidence, ranked,
                                 tuple(c.text for c in answer.citations), feats))
     return outcomes

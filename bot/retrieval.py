@@ -117,6 +117,12 @@ class _SchoolIndex:
         self.bm25 = BM25Okapi(self.docs)
         self.synonyms = _CompiledSynonyms(synonyms)
 
+    def score(self, question: str) -> tuple[Query, np.ndarray]:
+        """The analysed question and every clause's BM25 score for it."""
+        query = analyse_query(question, self.synonyms)
+        scores = self.bm25.get_scores(query.weights) if not query.empty else np.zeros(len(self.clauses))
+        return query, scores
+
     def idf(self, term: str) -> float:
         return self.bm25.idf.get(term, self.bm25.unseen_idf)
 
@@ -148,12 +154,14 @@ class _SchoolIndex:
         in the phrase (directly or via a synonym), best phrasing wins. A short phrasing
         buried in a long question about something else scores low on the second half."""
         total_q = sum(self.idf(t) for t in query.own)
+        if total_q <= 0:
+            return 0.0
+        offered = set(query.own) | {e for o in query.own for p in query.expansions.get(o, ()) for e in p}
         best = 0.0
         for phrase in self.phrases[doc_id]:
             total_p = sum(self.idf(t) for t in phrase)
-            if total_p <= 0 or total_q <= 0:
+            if total_p <= 0:
                 continue
-            offered = set(query.own) | {e for o in query.own for p in query.expansions.get(o, ()) for e in p}
             said = phrase & offered
             recall = sum(self.idf(t) for t in said) / total_p
             precision = sum(self.credit(t, query, phrase) for t in query.own) / total_q
@@ -183,19 +191,13 @@ class BM25Retriever:
     def best_coverage(self, school: str, question: str) -> float:
         """This school's top clause's coverage of the question (no ranking beyond the top)."""
         index = self._indexes[school]
-        query = analyse_query(question, index.synonyms)
-        if query.empty:
-            return 0.0
-        scores = index.bm25.get_scores(query.weights)
+        query, scores = index.score(question)
         top = int(np.argmax(scores))
         return index.coverage(top, query) if scores[top] > 0 else 0.0
 
     def search(self, school: str, question: str, k: int = 10) -> SearchResult:
         index = self.index(school)
-        query = analyse_query(question, index.synonyms)
-        if query.empty:
-            return SearchResult(school, query, (), 0.0, 0.0)
-        scores = index.bm25.get_scores(query.weights)
+        query, scores = index.score(question)
         order = np.argsort(-scores, kind="stable")[:k]
         hits = tuple(Hit(index.clauses[i], float(scores[i]), index.matched(int(i), query))
                      for i in order if scores[i] > 0)
