@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 
 from . import config
-from .answer import Answer, QuestionError
+from .answer import QuestionError
+from .render import answer_json
 from .knowledge import KnowledgeError, UnknownSchool, load_knowledge
 
 
@@ -61,21 +62,6 @@ def _bot(settings: config.Settings):
     from .service import build_bot
 
     return build_bot(settings)
-
-
-def answer_json(answer: Answer, qid=None) -> dict:
-    """The batch contract (keep it stable: outside evaluation reads it)."""
-    from .render import render_text
-
-    return {
-        "id": qid, "school": answer.school, "decision": answer.decision, "confidence": answer.confidence,
-        "citations": [c.as_dict() for c in answer.citations],
-        "lead": answer.lead.as_dict(),
-        "contacts": [c.as_dict() for c in answer.contacts],
-        "reason": answer.reason,
-        "review_warnings": [w.as_dict() for w in answer.review_warnings],
-        "text": render_text(answer),
-    }
 
 
 def _cmd_ask(args: argparse.Namespace, settings: config.Settings) -> int:
@@ -238,6 +224,9 @@ def build_parser() -> argparse.ArgumentParser:
     cal.add_argument("file")
     cal.add_argument("--out", help="where to write (default: KNOWLEDGE_DIR/calibration.yaml)")
     cal.set_defaults(func=_cmd_calibrate)
+
+    # --- server commands (issue 4) ---
+    # --- escalation commands (issue 5) ---
     return parser
 
 

@@ -67,6 +67,9 @@ class Settings:
     today: date | None = None
     # Log question text (off: logs carry ids and decisions only, as questions may name children).
     log_questions: bool = False
+    # --- semantic stage (issue 3) ---
+    # --- server (issue 4) ---
+    # --- escalations (issue 5) ---
 
     def current_date(self) -> date:
         return self.today or date.today()
@@ -93,4 +96,7 @@ def from_env(env: dict | None = None) -> Settings:
         citation_floor=_float(env, "POLICYBOT_CITATION_FLOOR", Settings.citation_floor),
         today=today,
         log_questions=_bool(env, "POLICYBOT_LOG_QUESTIONS", False),
+        # --- semantic stage (issue 3) ---
+        # --- server (issue 4) ---
+        # --- escalations (issue 5) ---
     )

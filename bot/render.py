@@ -74,3 +74,17 @@ def render_text(answer: Answer) -> str:
     if answer.decision == ANSWER:
         parts.append(f"Confidence {answer.confidence:.0%}. Not what you needed? Ask {lead}.")
     return "\n\n".join(parts)
+
+
+def answer_json(answer: Answer, qid=None) -> dict:
+    """The batch contract, shared by `policybot batch`, `ask --json` and the web API (keep it
+    stable: outside evaluation reads it)."""
+    return {
+        "id": qid, "school": answer.school, "decision": answer.decision, "confidence": answer.confidence,
+        "citations": [c.as_dict() for c in answer.citations],
+        "lead": answer.lead.as_dict(),
+        "contacts": [c.as_dict() for c in answer.contacts],
+        "reason": answer.reason,
+        "review_warnings": [w.as_dict() for w in answer.review_warnings],
+        "text": render_text(answer),
+    }
