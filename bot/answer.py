@@ -22,10 +22,14 @@ ANSWER, ESCALATE, URGENT = "answer", "escalate", "urgent"
 
 # Reasons, for logs, the escalation record and the reply's wording.
 CONFIDENT = "confident"
+AMBIGUOUS = "ambiguous"  # answered with the competing clauses side by side ("did you mean")
 LOW_CONFIDENCE = "low_confidence"
 NO_MATCH = "policy_silent"
 OUT_OF_SCOPE = "out_of_scope"
 LIVE_CONCERN = "urgent"
+
+# A clause this close to the best one (relative relevance) competes with it for "did you mean".
+AMBIGUITY_STRENGTH = 0.85
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffd]")
 
@@ -45,11 +49,14 @@ class Citation:
     stance: str
     lead_in: str = ""
     score: float = 0.0
+    situation: str = ""  # what the clause is about, in staff words (its first `about` phrasing)
+    strength: float = 1.0  # relevance relative to the best clause found
 
     def as_dict(self) -> dict:
         """The batch contract's citation: id, section, policy, text, school (+ stance, lead_in)."""
         return {"id": self.clause_id, "section": self.section, "policy": self.policy, "text": self.text,
-                "school": self.school, "stance": self.stance, "lead_in": self.lead_in}
+                "school": self.school, "stance": self.stance, "lead_in": self.lead_in,
+                "situation": self.situation}
 
 
 @dataclass(frozen=True)
@@ -108,8 +115,8 @@ class PolicyBot:
     """The core: holds one loaded knowledge base and a retriever over it."""
 
     def __init__(self, kb: KnowledgeBase, retriever: Retriever, settings: Settings,
-                 calibration: Calibration | None = None):
-        self.kb, self.retriever, self.settings = kb, retriever, settings
+                 calibration: Calibration | None = None, mode: str = "bm25"):
+        self.kb, self.retriever, self.settings, self.mode = kb, retriever, settings, mode
         self.calibration = calibration or Calibration.default()
         self.threshold = (settings.answer_threshold if settings.answer_threshold is not None
                           else self.calibration.threshold)
@@ -135,23 +142,31 @@ class PolicyBot:
         if not citations:
             decision, confidence, reason = ESCALATE, 0.0, NO_MATCH
         elif confidence >= self.threshold:
-            decision, reason = ANSWER, CONFIDENT
+            decision, reason = ANSWER, AMBIGUOUS if self._ambiguous(citations) else CONFIDENT
         else:
             decision, reason = ESCALATE, LOW_CONFIDENCE
         return self._build(record, decision, confidence, reason, citations, features=features), result
+
+    @staticmethod
+    def _ambiguous(citations: tuple[Citation, ...]) -> bool:
+        """Two or more clauses close to the best one that cover different situations (another
+        section, or another stance): the question could mean either, so the answer shows each
+        with the situation it covers instead of presenting one as the answer."""
+        close = [c for c in citations if c.strength >= AMBIGUITY_STRENGTH]
+        return len(close) > 1 and len({(c.section, c.stance) for c in close}) > 1
 
     def _citations(self, school: School, result: SearchResult) -> tuple[Citation, ...]:
         """Up to max_citations clauses, dropping those far weaker than the best one."""
         if not result.hits:
             return ()
-        top = result.hits[0].score
-        keep = [h for h in result.hits if h.score >= self.settings.citation_floor * top]
+        keep = [h for h in result.hits if h.strength >= self.settings.citation_floor]
         out = []
         for hit in keep[: self.settings.max_citations]:
             c: Clause = hit.clause
             policy = school.policy(c.policy_id)
             out.append(Citation(c.id, c.section, policy.title, policy.id, c.text, c.school, c.stance,
-                                c.lead_in, round(hit.score, 4)))
+                                c.lead_in, round(hit.score, 4), c.about[0] if c.about else c.section,
+                                round(hit.strength, 3)))
         return tuple(out)
 
     def _build(self, school: School, decision: str, confidence: float, reason: str,

@@ -148,40 +148,97 @@ def _cmd_chat(args: argparse.Namespace, settings: config.Settings) -> int:
             print(str(exc))
 
 
+def _bots_by_mode(settings: config.Settings) -> dict:
+    """One bot per retrieval mode over one knowledge base and one loaded model (BM25 only
+    when the model is off or unavailable)."""
+    from .knowledge import load_knowledge
+    from .service import BM25, FUSED, SEMANTIC, build_bot, load_semantic
+
+    kb = load_knowledge(settings.knowledge_dir)
+    bots = {BM25: build_bot(settings, kb, BM25)}
+    semantic = load_semantic(kb, settings) if settings.semantic else None
+    if semantic is not None:
+        bots[SEMANTIC] = build_bot(settings, kb, SEMANTIC, semantic)
+        bots[FUSED] = build_bot(settings, kb, FUSED, semantic)
+    return bots
+
+
+_MODE_LABELS = {"bm25": "BM25 only", "semantic": "semantic only", "fused": "fused (BM25 + semantic, the default)"}
+
+
 def _cmd_eval(args: argparse.Namespace, settings: config.Settings) -> int:
     from . import evaluate
 
-    bot = _bot(settings)
+    bots = _bots_by_mode(settings)
+    kb = next(iter(bots.values())).kb
     items = evaluate.load_items(Path(args.file))
-    unknown = sorted({i.school for i in items} - set(bot.kb.schools))
+    unknown = sorted({i.school for i in items} - set(kb.schools))
     if unknown:
         print(f"policybot eval: unknown school(s) in {args.file}: {', '.join(unknown)}", file=sys.stderr)
         return 2
-    ours = evaluate.run_bot(bot, items)
-    systems = {f"policybot (calibration: {bot.calibration.source}, threshold {bot.threshold:.2f})": ours}
-    if args.cv:
-        systems["policybot, 5-fold cross-validated calibration"] = evaluate.cross_validated(bot, ours)
-    systems["naive baseline (rank-bm25, raw text, best single threshold)"] = evaluate.run_baseline(bot.kb, items)
-    print(evaluate.report(systems))
+    if not settings.semantic or len(bots) == 1:
+        print("semantic stage off (POLICYBOT_SEMANTIC=off or model unavailable): BM25 rows only\n")
+    systems = {"naive baseline (rank-bm25, raw text, best single threshold)": evaluate.run_baseline(kb, items)}
+    for mode, bot in bots.items():
+        ours = evaluate.run_bot(bot, items)
+        label = _MODE_LABELS[mode]
+        systems[f"{label}: calibration {bot.calibration.source}, threshold {bot.threshold:.2f}"] = ours
+        if args.cv:
+            systems[f"{label}: 5-fold cross-validated calibration"] = evaluate.cross_validated(bot, ours)
+    print(evaluate.summary(systems))
+    if not args.summary:
+        print(evaluate.report(systems))
     return 0
 
 
 def _cmd_calibrate(args: argparse.Namespace, settings: config.Settings) -> int:
     from . import evaluate
+    from .calibration import MODE_FEATURES, dump_calibrations
     from .service import CALIBRATION_FILE
 
-    bot = _bot(settings)
+    bots = _bots_by_mode(settings)
     items = evaluate.load_items(Path(args.file))
-    ours = evaluate.run_bot(bot, items)
-    model = evaluate.fit_calibration(ours)
-    confidences = evaluate.out_of_fold_confidences(ours)
-    print(f"threshold chosen on out-of-fold confidences: {model.threshold:.2f}")
-    print(evaluate.report({"5-fold cross-validated at that threshold (each question scored by models fitted without it)":
-                           evaluate.with_confidences(ours, confidences, model.threshold)}))
+    models = {}
+    for mode, bot in bots.items():
+        ours = evaluate.run_bot(bot, items)
+        model = evaluate.fit_calibration(ours, MODE_FEATURES[mode])
+        confidences = evaluate.out_of_fold_confidences(ours, MODE_FEATURES[mode])
+        print(f"{_MODE_LABELS[mode]}: threshold chosen on out-of-fold confidences: {model.threshold:.2f}")
+        print(evaluate.summary({"5-fold cross-validated at that threshold (each question scored by models fitted "
+                                "without it)": evaluate.with_confidences(ours, confidences, model.threshold)}))
+        models[mode] = model
     target = Path(args.out) if args.out else settings.knowledge_dir / CALIBRATION_FILE
-    model.dump(target, f"fitted on {Path(args.file).name}, {len(items)} questions")
+    dump_calibrations(target, models, f"fitted on {Path(args.file).name}, {len(items)} questions")
     print(f"wrote {target}")
     return 0
+
+
+def _cmd_serve(args: argparse.Namespace, settings: config.Settings) -> int:
+    from adapters.server import run
+
+    return run(settings)
+
+
+def _cmd_escalations(args: argparse.Namespace, settings: config.Settings) -> int:
+    from .escalations.cli import run
+
+    return run(args, settings)
+
+
+def _cmd_worker(args: argparse.Namespace, settings: config.Settings) -> int:
+    from .escalations.worker import main as worker_main
+
+    return worker_main(settings)
+
+
+def _add_escalation_commands(sub) -> None:
+    """`escalations ...` (the lead's CLI) and `worker` (the outbox/routing worker), issue 5."""
+    from .escalations.cli import add_parser
+
+    add_parser(sub)
+    sub.choices["escalations"].set_defaults(func=_cmd_escalations)
+    worker = sub.add_parser("worker", help="deliver escalation notices and answers until SIGTERM/SIGINT")
+    worker.set_defaults(func=_cmd_worker)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -217,7 +274,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     ev = sub.add_parser("eval", help="measure on a labelled question file, beside a naive baseline")
     ev.add_argument("file")
-    ev.add_argument("--no-cv", dest="cv", action="store_false", help="skip the cross-validated calibration row")
+    ev.add_argument("--no-cv", dest="cv", action="store_false", help="skip the cross-validated calibration rows")
+    ev.add_argument("--summary", action="store_true", help="overall rows only, no per-school tables")
     ev.set_defaults(func=_cmd_eval)
 
     cal = sub.add_parser("calibrate", help="fit the confidence model on a labelled question file")
@@ -226,7 +284,10 @@ def build_parser() -> argparse.ArgumentParser:
     cal.set_defaults(func=_cmd_calibrate)
 
     # --- server commands (issue 4) ---
+    serve = sub.add_parser("serve", help="run the server: web chat, health checks (host/port from the environment)")
+    serve.set_defaults(func=_cmd_serve)
     # --- escalation commands (issue 5) ---
+    _add_escalation_commands(sub)
     return parser
 
 

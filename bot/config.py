@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+from .embedding import VARIANTS, default_cache_dir
 from .knowledge import bundled_knowledge_dir
 
 
@@ -37,6 +38,15 @@ def _float(env: dict, name: str, default: float | None, lo: float = 0.0, hi: flo
 
 def _int(env: dict, name: str, default: int, lo: int = 1, hi: int = 10**9) -> int:
     return _number(env, name, default, int, lo, hi)
+
+
+def _choice(env: dict, name: str, default: str, choices: tuple[str, ...]) -> str:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    if raw not in choices:
+        raise ConfigError(f"{name}={raw!r} must be one of {', '.join(choices)}")
+    return raw
 
 
 def _bool(env: dict, name: str, default: bool) -> bool:
@@ -68,8 +78,61 @@ class Settings:
     # Log question text (off: logs carry ids and decisions only, as questions may name children).
     log_questions: bool = False
     # --- semantic stage (issue 3) ---
+    # The sentence-embedding second stage (off: BM25 only). If the model cannot be loaded the
+    # bot says so once at start and runs BM25 only.
+    semantic: bool = True
+    # Where the ONNX model export and the cached clause vectors live.
+    cache_dir: Path = field(default_factory=default_cache_dir)
+    # fp32 (agrees with the reference model) or int8 (smaller, faster, less exact).
+    model_variant: str = "fp32"
+    # Threads for the model; 0 lets onnxruntime use every core.
+    model_threads: int = 0
     # --- server (issue 4) ---
+    # Interface `policybot serve` binds to; the web chat is on by default only on loopback.
+    host: str = "127.0.0.1"
+    # Port `policybot serve` listens on (PORT, as hosting platforms set it, wins over POLICYBOT_PORT).
+    port: int = 3978
+    # Bearer token every /api/* request must present; required for the web chat off loopback.
+    web_token: str = field(default="", repr=False)
+    # The web chat page and its API (off: not mounted). On still needs loopback or web_token.
+    web_chat: bool = True
+    # Largest request body the API reads, in bytes; a larger one gets 413.
+    max_body_bytes: int = 32768
+    # API requests per minute per client address (token bucket); more get 429.
+    rate_limit_per_minute: int = 30
+    # Seconds a SIGTERM/SIGINT shutdown waits for answers in flight.
+    shutdown_grace_seconds: float = 10.0
     # --- escalations (issue 5) ---
+    # DATABASE_URL: PostgreSQL for the escalation store (several bot processes); empty: SQLite at db_path.
+    database_url: str = ""
+    # POLICYBOT_DB_PATH: the embedded SQLite escalation store (WAL), relative to the working directory.
+    db_path: Path = Path(".policybot/policybot.sqlite3")
+    # POLICYBOT_REMINDER_MINUTES: remind the lead after this long if an escalation is not acknowledged.
+    reminder_minutes: float = 60.0
+    # POLICYBOT_DEPUTY_AFTER_MINUTES: tell the deputy this long after the reminder if still not acknowledged.
+    deputy_after_minutes: float = 60.0
+    # POLICYBOT_URGENT_RENOTIFY_MINUTES: re-notify lead and deputy of an urgent escalation this often until acknowledged.
+    urgent_renotify_minutes: float = 5.0
+    # POLICYBOT_MAX_DELIVERY_ATTEMPTS: failed sends to one contact/channel before falling back to the next.
+    max_delivery_attempts: int = 5
+    # POLICYBOT_RETRY_BASE_SECONDS / POLICYBOT_RETRY_MAX_SECONDS: exponential backoff (with jitter) between attempts.
+    retry_base_seconds: float = 5.0
+    retry_max_seconds: float = 600.0
+    # POLICYBOT_DELIVERY_LEASE_SECONDS: a claimed message not marked sent by then (worker died) is claimed again.
+    delivery_lease_seconds: float = 120.0
+    # POLICYBOT_WORKER_POLL_SECONDS: how often the outbox worker looks for due messages and timers.
+    worker_poll_seconds: float = 2.0
+    # POLICYBOT_RETENTION_DAYS: question/answer text of closed escalations is blanked after this many days.
+    retention_days: int = 90
+    # SMTP_HOST (empty: no email notifier), SMTP_PORT, SMTP_USER, SMTP_PASSWORD, SMTP_FROM, SMTP_STARTTLS.
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_user: str = ""
+    smtp_password: str = field(default="", repr=False)
+    smtp_from: str = "policybot@localhost"
+    smtp_starttls: bool = True
+    # POLICYBOT_WORKER_TEST_PAUSE: tests only; the worker stops dead at this point ("after_claim"/"after_send").
+    worker_test_pause: str = ""
 
     def current_date(self) -> date:
         return self.today or date.today()
@@ -97,6 +160,38 @@ def from_env(env: dict | None = None) -> Settings:
         today=today,
         log_questions=_bool(env, "POLICYBOT_LOG_QUESTIONS", False),
         # --- semantic stage (issue 3) ---
+        semantic=_bool(env, "POLICYBOT_SEMANTIC", True),
+        cache_dir=Path(env["POLICYBOT_CACHE_DIR"]) if env.get("POLICYBOT_CACHE_DIR") else default_cache_dir(),
+        model_variant=_choice(env, "POLICYBOT_MODEL_VARIANT", "fp32", VARIANTS),
+        model_threads=_int(env, "POLICYBOT_MODEL_THREADS", 0, 0, 64),
         # --- server (issue 4) ---
+        host=env.get("POLICYBOT_HOST", "").strip() or Settings.host,
+        port=(_int(env, "PORT", Settings.port, 0, 65535) if env.get("PORT")
+              else _int(env, "POLICYBOT_PORT", Settings.port, 0, 65535)),
+        web_token=env.get("POLICYBOT_WEB_TOKEN", "").strip(),
+        web_chat=_bool(env, "POLICYBOT_WEB_CHAT", Settings.web_chat),
+        max_body_bytes=_int(env, "POLICYBOT_MAX_BODY_BYTES", Settings.max_body_bytes, 256, 10**7),
+        rate_limit_per_minute=_int(env, "POLICYBOT_RATE_LIMIT", Settings.rate_limit_per_minute, 1, 10**6),
+        shutdown_grace_seconds=_float(env, "POLICYBOT_SHUTDOWN_GRACE", Settings.shutdown_grace_seconds, 0.0, 3600.0),
         # --- escalations (issue 5) ---
+        database_url=env.get("DATABASE_URL", ""),
+        db_path=Path(env.get("POLICYBOT_DB_PATH") or Settings.db_path),
+        reminder_minutes=_float(env, "POLICYBOT_REMINDER_MINUTES", Settings.reminder_minutes, 0.001, 10**6),
+        deputy_after_minutes=_float(env, "POLICYBOT_DEPUTY_AFTER_MINUTES", Settings.deputy_after_minutes, 0.001, 10**6),
+        urgent_renotify_minutes=_float(env, "POLICYBOT_URGENT_RENOTIFY_MINUTES", Settings.urgent_renotify_minutes,
+                                       0.001, 10**6),
+        max_delivery_attempts=_int(env, "POLICYBOT_MAX_DELIVERY_ATTEMPTS", Settings.max_delivery_attempts, 1, 1000),
+        retry_base_seconds=_float(env, "POLICYBOT_RETRY_BASE_SECONDS", Settings.retry_base_seconds, 0.001, 86400),
+        retry_max_seconds=_float(env, "POLICYBOT_RETRY_MAX_SECONDS", Settings.retry_max_seconds, 0.001, 86400),
+        delivery_lease_seconds=_float(env, "POLICYBOT_DELIVERY_LEASE_SECONDS", Settings.delivery_lease_seconds,
+                                      0.01, 86400),
+        worker_poll_seconds=_float(env, "POLICYBOT_WORKER_POLL_SECONDS", Settings.worker_poll_seconds, 0.001, 3600),
+        retention_days=_int(env, "POLICYBOT_RETENTION_DAYS", Settings.retention_days, 1, 36500),
+        smtp_host=env.get("SMTP_HOST", ""),
+        smtp_port=_int(env, "SMTP_PORT", Settings.smtp_port, 1, 65535),
+        smtp_user=env.get("SMTP_USER", ""),
+        smtp_password=env.get("SMTP_PASSWORD", ""),
+        smtp_from=env.get("SMTP_FROM") or Settings.smtp_from,
+        smtp_starttls=_bool(env, "SMTP_STARTTLS", Settings.smtp_starttls),
+        worker_test_pause=env.get("POLICYBOT_WORKER_TEST_PAUSE", ""),
     )

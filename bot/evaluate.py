@@ -22,7 +22,7 @@ import yaml
 from rank_bm25 import BM25Okapi as ReferenceBM25
 
 from .answer import ANSWER, ESCALATE, URGENT, PolicyBot
-from .calibration import FEATURES, Calibration, fit_logistic
+from .calibration import Calibration, fit_logistic
 from .knowledge import KnowledgeBase
 
 _TRANS = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"',
@@ -127,24 +127,25 @@ def run_baseline(kb: KnowledgeBase, items: list[Item]) -> list[Outcome]:
     return best
 
 
-def labels_for_calibration(outcomes: list[Outcome]) -> tuple[np.ndarray, np.ndarray, list[Outcome]]:
+def labels_for_calibration(outcomes: list[Outcome], features: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray, list[Outcome]]:
     """Features and 'should answer, and can' labels for the questions that reach retrieval."""
     usable = [o for o in outcomes if o.features is not None]
-    x = np.array([[o.features[f] for f in FEATURES] for o in usable]) if usable else np.zeros((0, len(FEATURES)))
+    x = np.array([[o.features[f] for f in features] for o in usable]) if usable else np.zeros((0, len(features)))
     y = np.array([1.0 if o.item.expect == ANSWER and o.hit(o.ranked[:3]) else 0.0 for o in usable])
     return x, y, usable
 
 
-def out_of_fold_confidences(outcomes: list[Outcome], folds: int = 5, repeats: int = 5, seed: int = 7) -> dict[str, float]:
+def out_of_fold_confidences(outcomes: list[Outcome], features: tuple[str, ...], folds: int = 5, repeats: int = 5,
+                            seed: int = 7) -> dict[str, float]:
     """Each question's confidence from models fitted without it (k-fold, averaged over repeats)."""
-    x, y, usable = labels_for_calibration(outcomes)
+    x, y, usable = labels_for_calibration(outcomes, features)
     rng = np.random.default_rng(seed)
     total = np.zeros(len(usable))
     for _ in range(repeats):
         parts = np.array_split(rng.permutation(len(usable)), folds)
         for part in parts:
             train = np.setdiff1d(np.arange(len(usable)), part)
-            model = fit_logistic(x[train], y[train])
+            model = fit_logistic(x[train], y[train], features)
             for i in part:
                 total[i] += model.confidence(usable[i].features)
     return {o.item.id: total[i] / repeats for i, o in enumerate(usable)}
@@ -176,15 +177,15 @@ def choose_threshold(outcomes: list[Outcome], confidences: dict[str, float]) -> 
 def cross_validated(bot: PolicyBot, outcomes: list[Outcome]) -> list[Outcome]:
     """Outcomes where each question's confidence comes from models fitted without it,
     decided at the bot's threshold."""
-    return with_confidences(outcomes, out_of_fold_confidences(outcomes), bot.threshold)
+    return with_confidences(outcomes, out_of_fold_confidences(outcomes, bot.calibration.features), bot.threshold)
 
 
-def fit_calibration(outcomes: list[Outcome]) -> Calibration:
+def fit_calibration(outcomes: list[Outcome], features: tuple[str, ...]) -> Calibration:
     """The model on all questions, with the threshold chosen on out-of-fold confidences."""
-    x, y, _ = labels_for_calibration(outcomes)
-    model = fit_logistic(x, y)
-    threshold = choose_threshold(outcomes, out_of_fold_confidences(outcomes))
-    return Calibration(model.weights, model.bias, "fitted", threshold)
+    x, y, _ = labels_for_calibration(outcomes, features)
+    model = fit_logistic(x, y, features)
+    threshold = choose_threshold(outcomes, out_of_fold_confidences(outcomes, features))
+    return Calibration(features, model.weights, model.bias, "fitted", threshold)
 
 
 _COLUMNS = (("answered_correct", "ans-ok"), ("recall@1", "R@1"), ("recall@3", "R@3"),
@@ -210,3 +211,13 @@ def report(systems: dict[str, list[Outcome]]) -> str:
             lines.append(f"{label:22}{m['n']:>4}  " + "  ".join(f"{_fmt(m[k]):>9}" for k, _ in _COLUMNS))
         lines.append("")
     return "\n".join(lines)
+
+
+def summary(systems: dict[str, list[Outcome]]) -> str:
+    """The systems side by side, one overall row each."""
+    width = max(len(name) for name in systems) + 2
+    lines = [f"{'system':{width}}{'n':>4}  " + "  ".join(f"{label:>9}" for _, label in _COLUMNS)]
+    for name, outcomes in systems.items():
+        m = metrics(outcomes)
+        lines.append(f"{name:{width}}{m['n']:>4}  " + "  ".join(f"{_fmt(m[k]):>9}" for k, _ in _COLUMNS))
+    return "\n".join(lines) + "\n"

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from .answer import ANSWER, URGENT, Answer, Citation
+from .answer import AMBIGUOUS, ANSWER, URGENT, Answer, Citation
 
 _TAG = re.compile(r"<[^>]+>")
 
@@ -55,7 +55,12 @@ def render_text(answer: Answer) -> str:
                 f"and do not investigate or share any images yourself. If a child is in immediate danger, call 999.\n"
                 f"This goes straight to {others} at {answer.school_name}, marked urgent.")
     parts = []
-    if answer.decision == ANSWER:
+    if answer.decision == ANSWER and answer.reason == AMBIGUOUS:
+        parts.append(f"Your question could be about more than one situation in {answer.school_name}'s policy. "
+                     f"Did you mean:")
+        for c in answer.citations:
+            parts.append(f"**{c.situation}?**\n" + _quotes((c,))[0])
+    elif answer.decision == ANSWER:
         policies = sorted({c.policy for c in answer.citations})
         parts.append(f"**{answer.school_name}**, {', '.join(policies)}, says:")
         parts.extend(_quotes(answer.citations))

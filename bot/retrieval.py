@@ -7,7 +7,7 @@ groups. The Retriever protocol is the seam where a second (semantic) stage plugs
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
@@ -41,6 +41,8 @@ class Hit:
     clause: Clause
     score: float
     matched: frozenset[str]  # the question's own stems this clause answers (directly or via a synonym)
+    # Relevance relative to the best hit (1.0 for it): decides which clauses are worth quoting.
+    strength: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,8 @@ class SearchResult:
     normalised_score: float  # top score / the most the question could score
     phrase_match: float = 0.0  # how fully the question contains one of the top clauses' about phrasings
     domain_coverage: float = 0.0  # the best coverage any bundled policy achieves (this school's included)
+    margin: float = 0.0  # how clearly the top clause beats the next, in units of a perfect lexical match
+    extra: dict[str, float] = field(default_factory=dict)  # evidence from a second stage, by feature name
 
 
 class Retriever(Protocol):
@@ -198,18 +202,30 @@ class BM25Retriever:
     def search(self, school: str, question: str, k: int = 10) -> SearchResult:
         index = self.index(school)
         query, scores = index.score(question)
-        order = np.argsort(-scores, kind="stable")[:k]
-        hits = tuple(Hit(index.clauses[i], float(scores[i]), index.matched(int(i), query))
-                     for i in order if scores[i] > 0)
+        order = np.argsort(-scores, kind="stable")
+        top_score = float(scores[order[0]]) if len(order) else 0.0
+        hits = tuple(Hit(index.clauses[i], float(scores[i]), index.matched(int(i), query), float(scores[i]) / top_score)
+                     for i in order[:k] if scores[i] > 0)
+        return self.lexical_evidence(school, question, query, scores, [int(i) for i in order[:k]], hits)
+
+    def lexical_evidence(self, school: str, question: str, query: Query, scores: np.ndarray,
+                         order: list[int], hits: tuple[Hit, ...]) -> SearchResult:
+        """The search result for a ranking (BM25's own, or a fused one), with the lexical
+        evidence about its top clause: coverage, score against a perfect match, margin."""
         if not hits:
             return SearchResult(school, query, (), 0.0, 0.0)
-        top = int(order[0])
+        index = self._indexes[school]
+        top = order[0]
         ceiling = index.ceiling(query)
-        phrase = max(index.phrase_match(int(i), query) for i in order[:3])
+        normalised = float(scores[top]) / ceiling if ceiling > 0 else 0.0
+        others = [float(scores[i]) for i in range(len(scores)) if i != top]
+        runner_up = max(others) if others else 0.0
+        s1 = float(scores[top])
+        margin = (s1 - runner_up) / s1 * normalised if s1 > 0 else 0.0
+        phrase = max(index.phrase_match(i, query) for i in order[:3])
         own_coverage = index.coverage(top, query)
         # How well the best policy in the domain covers it: when another school's policy covers
         # the question far better than this one, this policy is probably silent on it. Only a
         # confidence signal: answers still come from this school alone.
         domain = max([own_coverage] + [self.best_coverage(s, question) for s in self._indexes if s != school])
-        return SearchResult(school, query, hits, own_coverage,
-                            hits[0].score / ceiling if ceiling > 0 else 0.0, phrase, domain)
+        return SearchResult(school, query, hits, own_coverage, normalised, phrase, domain, margin)

@@ -46,5 +46,5 @@ def test_logistic_fit_orders_by_the_informative_feature():
     rng = np.random.default_rng(0)
     x = rng.uniform(0, 1, size=(200, 2))
     y = (x[:, 0] + rng.normal(0, 0.1, 200) > 0.5).astype(float)
-    model = fit_logistic(x, y, l2=0.1)
+    model = fit_logistic(x, y, ("a", "b"), l2=0.1)
     assert model.weights[0] > 5 and abs(model.weights[1]) < 1.5
