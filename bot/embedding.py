@@ -106,6 +106,7 @@ def load_encoder(cache_dir: Path, variant: str = "fp32", threads: int = 0) -> En
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         options.log_severity_level = 3  # onnxruntime's shape-merge warnings are noise here
+        options.enable_cpu_mem_arena = False  # the arena keeps the peak of the start-up batch encode for good
         session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         tokenizer = Tokenizer.from_file(str(directory / "tokenizer.json"))
     except Exception as exc:  # noqa: BLE001 - any failure here means "run without the model"

@@ -17,6 +17,16 @@ TODAY = date(2026, 11, 25)
 
 
 @pytest.fixture(scope="session")
+def model_cache() -> Path:
+    """The cache the bot itself uses, so the one-off ONNX export and clause encoding are
+    shared with `make run` and with earlier test runs (tests that check the caching itself
+    use their own directories)."""
+    from bot.embedding import default_cache_dir
+
+    return default_cache_dir()
+
+
+@pytest.fixture(scope="session")
 def bundled_bot():
     return build_bot(Settings(knowledge_dir=bundled_knowledge_dir(), today=TODAY))
 

@@ -82,3 +82,35 @@ def test_off_topic_question_escalates_without_quoting_clauses(tiny_kb):
     answer = make_bot(tiny_kb, threshold=0.0).answer("alpha", "how do I book annual leave for friday?")
     assert answer.decision == ESCALATE and answer.reason == "out_of_scope"
     assert answer.citations == () and answer.confidence == 0.0
+
+
+def _citation(cid, section, stance, strength, situation):
+    from bot.answer import Citation
+
+    return Citation(cid, section, "P", "p", f"text {cid}", "alpha", stance, situation=situation, strength=strength)
+
+
+def test_close_clauses_in_different_situations_are_ambiguous():
+    close = (_citation("1.1", "1 Contact", "must not", 1.0, "pupil adds me"),
+             _citation("2.1", "2 Photos", "must not", 0.9, "class pics"))
+    assert PolicyBot._ambiguous(close)
+    # Same section and stance: one situation, however close.
+    same = (close[0], _citation("1.2", "1 Contact", "must not", 0.95, "pupil messages me"))
+    assert not PolicyBot._ambiguous(same)
+    # A distant runner-up is not a competing reading.
+    assert not PolicyBot._ambiguous((close[0], _citation("2.1", "2 Photos", "must not", 0.5, "class pics")))
+
+
+def test_ambiguous_answer_renders_did_you_mean_with_each_situation(tiny_kb):
+    from dataclasses import replace
+
+    from bot.answer import AMBIGUOUS
+    from bot.render import answer_json, render_text
+
+    bot = make_bot(tiny_kb)
+    answer = bot.answer("alpha", "can I post pics of my class on my facebook?")
+    two = (answer.citations[0], _citation("1.1", "1 Contact with pupils", "must not", 0.9, "pupil adds me on instagram"))
+    shown = render_text(replace(answer, reason=AMBIGUOUS, citations=two))
+    assert "Did you mean" in shown
+    assert "**pics of my class on my facebook?**" in shown and "**pupil adds me on instagram?**" in shown
+    assert answer_json(replace(answer, citations=two))["citations"][1]["situation"] == "pupil adds me on instagram"

@@ -1,0 +1,98 @@
+"""Per-question latency (p50 / p99) and start-up, BM25 only vs fused, measured in one run.
+
+    .venv/bin/python bench/latency.py [QUESTIONS.yaml] [--repeat N]
+
+Questions: the labelled file's questions (default ../shared/eval/dev.yaml), asked one at a
+time through PolicyBot.answer, as a chat adapter asks them. Start-up: a fresh process from
+interpreter start until the bot is built, with the model cache warm, and for fused also
+with an empty cache (the first start on a new machine: ONNX export + encoding every clause).
+"""
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+_STARTUP = """
+import time, sys
+t = time.perf_counter()
+sys.path.insert(0, {repo!r})
+from bot import config
+from bot.service import build_bot
+bot = build_bot(config.from_env())
+print(bot.mode, time.perf_counter() - t)
+"""
+
+
+def startup(semantic: bool, cache_dir: str | None = None) -> tuple[str, float]:
+    import os
+
+    env = dict(os.environ, POLICYBOT_SEMANTIC="on" if semantic else "off")
+    if cache_dir:
+        env["POLICYBOT_CACHE_DIR"] = cache_dir
+    out = subprocess.run([sys.executable, "-c", _STARTUP.format(repo=str(REPO))], env=env, check=True,
+                         capture_output=True, text=True).stdout.split()
+    return out[0], float(out[1])
+
+
+def percentile(values: list[float], p: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("questions", nargs="?", default=str(REPO.parent / "shared" / "eval" / "dev.yaml"))
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+
+    from bot import config
+    from bot.knowledge import load_knowledge
+    from bot.service import BM25, FUSED, build_bot, load_semantic
+
+    items = yaml.safe_load(Path(args.questions).read_text(encoding="utf-8"))
+    settings = config.from_env()
+    kb = load_knowledge(settings.knowledge_dir)
+    semantic = load_semantic(kb, settings)
+    bots = {BM25: build_bot(settings, kb, BM25)}
+    if semantic is not None:
+        bots[FUSED] = build_bot(settings, kb, FUSED, semantic)
+    timings: dict[str, list[float]] = {mode: [] for mode in bots}
+    for _ in range(args.repeat):
+        for item in items:  # interleaved, so both modes see the same machine load
+            for mode, bot in bots.items():
+                t = time.perf_counter()
+                bot.answer(item["school"], str(item["question"]))
+                timings[mode].append((time.perf_counter() - t) * 1000)
+
+    starts = {BM25: startup(False)[1]}
+    if semantic is not None:
+        starts[FUSED] = startup(True)[1]
+        with tempfile.TemporaryDirectory() as empty:
+            starts[FUSED + " (empty cache)"] = startup(True, empty)[1]
+
+    print(f"{len(items)} questions x {args.repeat}, one at a time\n")
+    print(f"{'mode':22}{'p50 ms':>9}{'p99 ms':>9}{'mean ms':>9}")
+    for mode, values in timings.items():
+        print(f"{mode:22}{percentile(values, 50):>9.2f}{percentile(values, 99):>9.2f}{sum(values) / len(values):>9.2f}")
+    print(f"\n{'start-up':22}{'seconds':>9}")
+    for mode, seconds in starts.items():
+        print(f"{mode:22}{seconds:>9.2f}")
+    if FUSED in timings:
+        ratio = percentile(timings[FUSED], 50) / percentile(timings[BM25], 50)
+        print(f"\nfused / BM25 only: p50 {ratio:.2f}x, "
+              f"p99 {percentile(timings[FUSED], 99) / percentile(timings[BM25], 99):.2f}x, "
+              f"start-up {starts[FUSED] / starts[BM25]:.2f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

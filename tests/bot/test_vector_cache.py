@@ -1,0 +1,43 @@
+"""Clause vectors survive a restart; an edited clause is the only one encoded again."""
+from __future__ import annotations
+
+import numpy as np
+
+from bot.vector_cache import VectorCache
+
+
+class CountingEncoder:
+    def __init__(self):
+        self.seen: list[str] = []
+
+    def __call__(self, texts):
+        self.seen.extend(texts)
+        return np.array([[len(t), 1.0, 0.0] for t in texts], dtype=np.float32)
+
+
+def test_restart_reads_vectors_from_disk(tmp_path):
+    enc = CountingEncoder()
+    first, fresh = VectorCache(tmp_path, "m1").vectors(["a", "bb", "a"], enc)
+    assert fresh == 2 and enc.seen == ["a", "bb"]
+    second, fresh = VectorCache(tmp_path, "m1").vectors(["a", "bb"], enc)
+    assert fresh == 0 and enc.seen == ["a", "bb"]
+    assert np.array_equal(first[:2], second)
+
+
+def test_edited_text_and_new_model_version_are_encoded_again(tmp_path):
+    enc = CountingEncoder()
+    VectorCache(tmp_path, "m1").vectors(["one", "two"], enc)
+    _, fresh = VectorCache(tmp_path, "m1").vectors(["one", "two, edited"], enc)
+    assert fresh == 1 and enc.seen[-1] == "two, edited"
+    _, fresh = VectorCache(tmp_path, "m2").vectors(["one"], enc)
+    assert fresh == 1
+
+
+def test_a_damaged_cache_file_is_rebuilt(tmp_path):
+    enc = CountingEncoder()
+    cache = VectorCache(tmp_path, "m1")
+    cache.vectors(["x"], enc)
+    cache.path.write_bytes(b"garbage")
+    vectors, fresh = VectorCache(tmp_path, "m1").vectors(["x"], enc)
+    assert fresh == 1 and vectors.shape == (1, 3)
+    assert VectorCache(tmp_path, "m1").vectors(["x"], enc)[1] == 0
