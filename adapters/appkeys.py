@@ -1,0 +1,23 @@
+"""Typed keys for what the server shares with every channel mounted on it.
+
+Kept apart from server.py so channel modules can import them without importing the app
+factory (which imports the channels).
+"""
+from __future__ import annotations
+
+from typing import Awaitable, Callable
+
+from aiohttp import web
+
+from bot.config import Settings
+
+from .runtime import BotRuntime
+
+# A readiness check returns "" when fine, else a short reason; the escalation store adds one.
+ReadinessCheck = Callable[[], Awaitable[str]]
+
+SETTINGS = web.AppKey("settings", Settings)
+RUNTIME = web.AppKey("runtime", BotRuntime)
+READINESS_CHECKS = web.AppKey("readiness_checks", list)
+# Whether "Ask <lead>" can create an escalation for a school slug; False until issue 5 wires it.
+CAN_ESCALATE = web.AppKey("can_escalate", Callable)

@@ -1,0 +1,33 @@
+"""GET /healthz (the process answers) and GET /readyz (it can do its job).
+
+Always mounted and never behind the web token: platforms and load balancers probe them
+without credentials, and they reveal only counts and a short reason.
+"""
+from __future__ import annotations
+
+from aiohttp import web
+
+from .appkeys import READINESS_CHECKS, RUNTIME
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    runtime = request.app[RUNTIME]
+    if not runtime.ready:
+        return web.json_response({"ready": False, "reason": runtime.failure or "loading knowledge base"},
+                                 status=503)
+    for check in request.app[READINESS_CHECKS]:
+        reason = await check()
+        if reason:
+            return web.json_response({"ready": False, "reason": reason}, status=503)
+    kb = runtime.bot.kb
+    clauses = sum(len(s.clauses) for s in kb.schools.values())
+    return web.json_response({"ready": True, "schools": len(kb.schools), "clauses": clauses})
+
+
+def mount(app: web.Application) -> None:
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)

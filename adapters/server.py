@@ -1,0 +1,175 @@
+"""`policybot serve`: one aiohttp application for every channel.
+
+`create_app` mounts health checks and each channel that is configured, and nothing else: a
+channel that is off has no routes at all. Later issues add a channel (Slack, Teams) by
+passing a `Channel`, and background work (the escalation worker, its store) by passing a
+cleanup-context hook, without touching this module's logic.
+
+`run` binds, logs one line per channel (on, or off and which variables turn it on), and
+on SIGTERM/SIGINT stops accepting, lets answers in flight finish within
+POLICYBOT_SHUTDOWN_GRACE seconds, then closes what the hooks opened.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from dataclasses import dataclass
+from typing import AsyncIterator, Callable, Sequence
+
+from aiohttp import web
+
+from bot.config import Settings
+from bot.service import build_bot
+
+from . import health, web_api
+from .appkeys import CAN_ESCALATE, READINESS_CHECKS, RUNTIME, SETTINGS
+from .request_log import log_requests
+from .runtime import BotFactory, BotRuntime
+from .web_security import RateLimiter, api_guard, security_headers, web_chat_decision
+
+log = logging.getLogger("policybot.server")
+
+CleanupHook = Callable[[web.Application], AsyncIterator[None]]
+
+
+@dataclass(frozen=True)
+class Channel:
+    """A way in for staff. `mount` is None when the channel is off; `off_because` then names
+    the environment variables that would turn it on. `where` completes the "on" line."""
+
+    name: str
+    mount: Callable[[web.Application], None] | None
+    off_because: str = ""
+    where: str = ""
+
+    def status_line(self, base_url: str) -> str:
+        if self.mount is None:
+            return f"{self.name}: off ({self.off_because})"
+        return f"{self.name}: on at {base_url}{self.where}"
+
+
+CHANNELS = web.AppKey("channels", list)
+
+# Until their issues land, Slack and Teams are reported with the variables that will turn
+# them on; those issues replace these with real channels (settings in bot/config.py).
+SLACK_PLACEHOLDER = Channel("slack", None, "set SLACK_SIGNING_SECRET and SLACK_BOT_TOKEN")
+TEAMS_PLACEHOLDER = Channel("teams", None, "set MICROSOFT_APP_ID and MICROSOFT_APP_PASSWORD")
+
+
+def web_chat_channel(settings: Settings) -> Channel:
+    decision = web_chat_decision(settings)
+    if not decision.on:
+        return Channel("web chat", None, decision.why_off)
+    return Channel("web chat", web_api.mount, where="/" + (" (bearer token required)" if decision.token_required else ""))
+
+
+def default_channels(settings: Settings) -> list[Channel]:
+    return [SLACK_PLACEHOLDER, TEAMS_PLACEHOLDER, web_chat_channel(settings)]
+
+
+def create_app(settings: Settings, *, factory: BotFactory = build_bot,
+               channels: Sequence[Channel] | None = None,
+               cleanup_hooks: Sequence[CleanupHook] = (),
+               can_escalate: Callable[[str], bool] = lambda slug: False) -> web.Application:
+    """The whole server; tests build it with their own settings, factory and channels."""
+    channels = default_channels(settings) if channels is None else list(channels)
+    web_chat = web_chat_decision(settings)
+    limiter = RateLimiter(settings.rate_limit_per_minute)
+    app = web.Application(middlewares=[log_requests, security_headers,
+                                       api_guard(settings, limiter, web_chat.token_required)])
+    app[SETTINGS] = settings
+    app[RUNTIME] = runtime = BotRuntime(settings, factory)
+    app[READINESS_CHECKS] = []
+    app[CAN_ESCALATE] = can_escalate
+    app[CHANNELS] = channels
+    health.mount(app)
+    for channel in channels:
+        if channel.mount is not None:
+            channel.mount(app)
+    app.cleanup_ctx.append(_bot_lifecycle(runtime))
+    app.cleanup_ctx.extend(cleanup_hooks)
+    return app
+
+
+def _bot_lifecycle(runtime: BotRuntime) -> CleanupHook:
+    """Starts loading the bot without holding up the listening socket, so /readyz can say
+    "loading" meanwhile; at cleanup (after in-flight handlers drained) closes the pool."""
+
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        task = asyncio.create_task(runtime.load(), name="load-bot")
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        runtime.close()
+
+    return lifecycle
+
+
+def _display_host(host: str) -> str:
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
+async def serve(settings: Settings, app: web.Application | None = None,
+                stop: asyncio.Event | None = None,
+                started: Callable[[str], object] | None = None) -> None:
+    """Runs until `stop` is set (run() sets it on SIGTERM/SIGINT), then shuts down gracefully.
+    `started` gets the base URL once the socket is bound (tests use port 0)."""
+    app = app or create_app(settings)
+    stop = stop or asyncio.Event()
+    runner = web.AppRunner(app, handle_signals=False, access_log=None,
+                           shutdown_timeout=settings.shutdown_grace_seconds)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, settings.host, settings.port)
+        await site.start()
+        port = runner.addresses[0][1] if runner.addresses else settings.port
+        base_url = f"http://{_display_host(settings.host)}:{port}"
+        log.info("policybot serve: listening on %s", base_url)
+        for channel in app[CHANNELS]:
+            log.info("%s", channel.status_line(base_url))
+        if started is not None:
+            started(base_url)
+        await stop.wait()
+        log.info("stopping: no new connections; waiting up to %g s for answers in flight",
+                 settings.shutdown_grace_seconds)
+    finally:
+        # AppRunner.cleanup stops the sites (no new connections), waits for running handlers up
+        # to shutdown_timeout, then runs the cleanup contexts (bot pool, stores, workers).
+        await runner.cleanup()
+        log.info("stopped")
+
+
+def configure_logging() -> None:
+    """Plain lines on stderr (the platform's log collector adds timestamps): our own and the
+    core's at INFO, libraries' only when they warn."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.WARNING)
+    for name in ("policybot", "bot"):
+        logging.getLogger(name).setLevel(logging.INFO)
+
+
+def run(settings: Settings) -> int:
+    """Blocking entry point for `policybot serve`; exit code 0 after a clean shutdown."""
+    configure_logging()
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await serve(settings, stop=stop)
+
+    try:
+        asyncio.run(main())
+    except OSError as exc:
+        log.error("policybot serve: cannot listen on %s:%s: %s (set POLICYBOT_HOST / PORT)",
+                  settings.host, settings.port, exc)
+        return 2
+    return 0

@@ -1,0 +1,227 @@
+// policybot web chat. No build step, no framework. Every piece of data (questions, clauses,
+// school and lead names) goes into the page as text nodes / textContent, so markup
+// in any of it renders as text (no HTML-parsing DOM APIs anywhere in this file).
+"use strict";
+
+const TOKEN_KEY = "policybot.token";
+const SCHOOL_KEY = "policybot.school";
+const STANCE_WORDS = {
+  "must not": "not allowed", "should not": "should not", "advised against": "advised against",
+  "must": "required", "should": "recommended", "may": "allowed", "information": "for information",
+};
+
+const $ = (id) => document.getElementById(id);
+let schools = {};
+
+// Builds an element; children are nodes or strings (strings become text nodes).
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (key === "class") node.className = value;
+    else node.setAttribute(key, value);
+  }
+  for (const child of children) {
+    if (child === null || child === undefined || child === "") continue;
+    node.append(typeof child === "string" ? document.createTextNode(child) : child);
+  }
+  return node;
+}
+
+function leadDisplay(contact) {
+  return contact.name ? `${contact.name} (${contact.role})` : `the ${contact.role}`;
+}
+
+function longDate(iso) {
+  const d = new Date(`${iso}T00:00:00`);
+  return isNaN(d) ? iso : d.toLocaleDateString("en-GB", { day: "numeric", month: "long", year: "numeric" });
+}
+
+// --- token: asked for once per tab, only if the API says 401 ---
+function tokenHeader() {
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  return token ? { Authorization: `Bearer ${token}` } : {};
+}
+
+function askForToken(rejected) {
+  return new Promise((resolve) => {
+    const form = $("token-form");
+    form.hidden = false;
+    $("status").textContent = rejected ? "That token was not accepted; please check it." : "";
+    $("token").focus();
+    form.onsubmit = (event) => {
+      event.preventDefault();
+      const value = $("token").value.trim();
+      if (!value) return;
+      sessionStorage.setItem(TOKEN_KEY, value);
+      $("token").value = "";
+      form.hidden = true;
+      resolve();
+    };
+  });
+}
+
+async function api(path, options = {}) {
+  for (let attempt = 0; ; attempt++) {
+    const response = await fetch(path, {
+      ...options, headers: { ...(options.headers || {}), ...tokenHeader() },
+    });
+    if (response.status !== 401) return response;
+    const hadToken = Boolean(sessionStorage.getItem(TOKEN_KEY));
+    sessionStorage.removeItem(TOKEN_KEY);
+    await askForToken(hadToken);
+  }
+}
+
+async function errorMessage(response) {
+  try {
+    const body = await response.json();
+    if (body && body.error) return body.error;
+  } catch (e) { /* not JSON */ }
+  return `Something went wrong (HTTP ${response.status}). Please try again.`;
+}
+
+// --- schools ---
+async function loadSchools() {
+  const select = $("school");
+  let response;
+  try {
+    response = await api("/api/schools");
+  } catch (e) {
+    $("status").textContent = "Cannot reach the server.";
+    return;
+  }
+  if (!response.ok) {
+    $("status").textContent = await errorMessage(response);
+    if (response.status === 503) setTimeout(loadSchools, 2000);
+    return;
+  }
+  const data = await response.json();
+  select.replaceChildren(el("option", { value: "" }, "Choose your school…"));
+  for (const school of data.schools) {
+    schools[school.slug] = school;
+    select.append(el("option", { value: school.slug }, school.name));
+  }
+  const remembered = localStorage.getItem(SCHOOL_KEY);
+  if (remembered && schools[remembered]) select.value = remembered;
+  select.disabled = false;
+  $("status").textContent = "";
+  showSchool();
+}
+
+function showSchool() {
+  const school = schools[$("school").value];
+  $("ask-button").disabled = !school;
+  const info = $("school-info");
+  if (!school) { info.replaceChildren(); return; }
+  localStorage.setItem(SCHOOL_KEY, school.slug);
+  const parts = [`Questions it can't answer go to ${leadDisplay(school.lead)}.`];
+  for (const p of school.policies) {
+    parts.push(` ${p.title}: next review ${p.next_review}${p.overdue ? " (overdue)" : ""}.`);
+  }
+  info.replaceChildren(el("span", {}, parts.join("")));
+}
+
+// --- rendering an answer ---
+function paragraphs(text) {
+  // The contract's `text` is markdown-light; show it as plain paragraphs, ** marks dropped.
+  return text.split("\n\n").map((para) => el("p", {}, para.replaceAll("**", "")));
+}
+
+function clauseBlock(c) {
+  const stanceClass = "stance stance-" + c.stance.replace(/[^a-z]+/g, "-");
+  return el("blockquote", { class: "clause" },
+    c.display_lead_in ? el("p", { class: "lead-in" }, c.display_lead_in) : null,
+    el("p", { class: "clause-text" }, c.display_text ?? c.text),
+    el("p", { class: "cite" },
+      "Section ", el("strong", { class: "clause-id" }, c.id),
+      ` · ${c.section} · ${c.policy} · `,
+      el("span", { class: stanceClass }, `Stance: ${c.stance}`),
+      STANCE_WORDS[c.stance] && STANCE_WORDS[c.stance] !== c.stance ? ` (${STANCE_WORDS[c.stance]})` : ""));
+}
+
+// --- escalation (issue 5): the "Ask <lead>" button. Shown only when /api/schools says
+// can_escalate for this school; the escalation issue wires the click to its endpoint. ---
+function escalationSlot(school, data) {
+  const slot = el("div", { class: "escalate-slot" });
+  if (!school || !school.can_escalate || data.decision === "urgent") return slot;
+  const button = el("button", { type: "button", class: "ask-lead" }, `Ask ${leadDisplay(data.lead)}`);
+  button.disabled = true;  // wired by the escalation issue
+  slot.append(button);
+  return slot;
+}
+
+function renderAnswer(data) {
+  const school = schools[data.school];
+  const lead = leadDisplay(data.lead);
+  const box = el("article", { class: `msg bot decision-${data.decision}` });
+  const badge = { answer: "Answer from your policy", escalate: `Goes to ${lead}`,
+                  urgent: "URGENT: live safeguarding concern" }[data.decision] || data.decision;
+  box.append(el("p", { class: "badge" }, badge));
+
+  if (data.decision === "urgent") {
+    box.append(...paragraphs(data.text));
+  } else if (data.decision === "answer") {
+    const policies = [...new Set(data.citations.map((c) => c.policy))].join(", ");
+    box.append(el("p", {}, `${school ? school.name : data.school}, ${policies}, says:`));
+  } else {
+    box.append(paragraphs(data.text)[0]);
+    if (data.citations.length) {
+      box.append(el("p", { class: "muted" }, "The closest clauses I found (they may not answer your question):"));
+    }
+  }
+  if (data.decision !== "urgent") data.citations.forEach((c) => box.append(clauseBlock(c)));
+
+  for (const w of data.review_warnings) {
+    box.append(el("p", { class: "warning" },
+      `Review date passed: ${w.policy} was due for review in ${w.next_review} (by ${longDate(w.due)}); ` +
+      `check with ${lead} that it is still current.`));
+  }
+  const who = data.contacts.length ? data.contacts.map(leadDisplay).join(" and ") : lead;
+  const meta = el("p", { class: "meta" },
+    el("span", { class: "confidence" }, `Confidence ${Math.round(data.confidence * 100)}%`),
+    " · ",
+    el("span", { class: "route" },
+      data.decision === "answer" ? `Not what you needed? Ask ${who}.`
+        : data.decision === "urgent" ? `Goes to ${who} at once, marked urgent.`
+        : `This question would go to ${who}.`));
+  box.append(meta, escalationSlot(school, data));
+  return box;
+}
+
+function addMessage(node) {
+  $("chat").append(node);
+  node.scrollIntoView({ behavior: "smooth", block: "start" });
+}
+
+async function ask(event) {
+  event.preventDefault();
+  const question = $("question").value;
+  const slug = $("school").value;
+  if (!slug || !question.trim()) return;
+  addMessage(el("p", { class: "msg user" }, question));
+  $("question").value = "";
+  $("ask-button").disabled = true;
+  $("status").textContent = "Looking in your school's policy…";
+  try {
+    const response = await api("/api/ask", {
+      method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ school: slug, question }),
+    });
+    addMessage(response.ok ? renderAnswer(await response.json())
+                           : el("p", { class: "msg bot error" }, await errorMessage(response)));
+  } catch (e) {
+    addMessage(el("p", { class: "msg bot error" }, "Cannot reach the server; please try again."));
+  } finally {
+    $("status").textContent = "";
+    $("ask-button").disabled = !$("school").value;
+  }
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  $("school").addEventListener("change", showSchool);
+  $("ask-form").addEventListener("submit", ask);
+  $("question").addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && !event.shiftKey) { event.preventDefault(); $("ask-form").requestSubmit(); }
+  });
+  loadSchools();
+});

@@ -1,0 +1,158 @@
+"""The web chat in headless Chromium against the real server: pick a school, ask, see the
+cited clause and its stance; markup in data renders as text; the token is asked for once."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from bot.config import Settings
+from tests.conftest import REPO, TODAY, write
+
+from .conftest import with_
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = REPO / "tests" / "artifacts"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+
+
+@pytest.fixture
+async def page():
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"{CHROMIUM} not found: install Debian's chromium to run the browser tests")
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        context = await browser.new_context(viewport={"width": 420, "height": 900})  # a phone-sized window
+        page = await context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        yield page
+        await browser.close()
+        assert not errors, errors
+
+
+async def test_pick_a_school_ask_and_see_the_cited_clause_and_stance(page, serve_app, settings):
+    from playwright.async_api import expect
+
+    base, _ = await serve_app(settings)
+    await page.goto(f"{base}/")
+    await expect(page.locator("#school option[value=tsat]")).to_have_count(1)
+    await page.select_option("#school", "tsat")
+    await expect(page.locator("#school-info")).to_contain_text("Headteacher/Principal")
+    await page.fill("#question", "can I follow a parent back on insta?")
+    await page.click("#ask-button")
+
+    answer = page.locator("article.msg.bot").last
+    await expect(answer.locator(".badge")).to_have_text("Answer from your policy")
+    first = answer.locator("blockquote.clause").first
+    await expect(first.locator(".clause-id")).to_have_text("5.4")
+    await expect(first.locator(".stance")).to_have_text("Stance: must not")
+    await expect(first).to_contain_text("Staff members must not have any contact with pupils' family members")
+    await expect(answer.locator(".confidence")).to_contain_text("Confidence")
+    await expect(answer.locator(".route")).to_contain_text("Headteacher/Principal")
+    await expect(answer.locator(".ask-lead")).to_have_count(0)  # no escalation store yet
+
+    # A second school, whose policy is past its review date: the warning is shown.
+    await page.select_option("#school", "kingsmead")
+    await page.fill("#question", "can I friend an ex-pupil who is 18?")
+    await page.click("#ask-button")
+    answer = page.locator("article.msg.bot").last
+    await expect(answer.locator(".warning")).to_contain_text("Review date passed")
+    await expect(answer.locator(".clause-id").first).to_have_text("1.2")
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(ARTIFACTS / "web-chat.png"), full_page=True)
+    assert (ARTIFACTS / "web-chat.png").stat().st_size > 1000
+
+
+async def test_urgent_is_shown_prominently(page, serve_app, settings):
+    from playwright.async_api import expect
+
+    base, _ = await serve_app(settings)
+    await page.goto(f"{base}/")
+    await expect(page.locator("#school option[value=lzw]")).to_have_count(1)
+    await page.select_option("#school", "lzw")
+    await page.fill("#question", "a pupil told me an adult online is asking her for nude photos")
+    await page.click("#ask-button")
+    urgent = page.locator("article.decision-urgent")
+    await expect(urgent.locator(".badge")).to_have_text("URGENT: live safeguarding concern")
+    await expect(urgent).to_contain_text("999")
+
+
+MARKUP_SCHOOL = """
+    slug: alpha
+    name: Alpha <i>Primary</i>
+    lead: {role: Online <b>Safety</b> Lead, name: Ms A Lead}
+    deputy: {role: Headteacher}
+    policies: [social-media]
+"""
+
+MARKUP_POLICY = """
+    id: social-media
+    school: alpha
+    title: Alpha <u>Social</u> Media Policy
+    next_review: September 2030
+    clauses:
+      - id: "2.1"
+        section: 2 Photographs <b>and</b> <img src=x onerror="window.__xss=2">
+        text: Photographs of pupils must never be posted on personal accounts.
+        about: [pics of my class on my facebook]
+      - id: "2.2"
+        section: 2 Photographs <b>and</b> <img src=x onerror="window.__xss=2">
+        text: Staff may share photographs of school events on the school's official page.
+      - id: "3.1"
+        section: 3 Contact with pupils
+        text: Staff must not accept friend requests from current pupils on any social network.
+"""
+
+
+async def test_markup_in_a_question_or_the_data_renders_as_text(page, serve_app, tmp_path, bundled_bot):
+    from playwright.async_api import expect
+
+    from bot.service import build_bot
+
+    root = tmp_path / "knowledge"
+    write(root, "schools/alpha.yaml", MARKUP_SCHOOL)
+    write(root, "policies/alpha/social-media.yaml", MARKUP_POLICY)
+    # BM25 only: this is about rendering, and it keeps the test from loading the sentence model.
+    settings = Settings(knowledge_dir=root, today=TODAY, answer_threshold=0.0, semantic=False)
+    base, _ = await serve_app(settings, factory=build_bot)
+    await page.goto(f"{base}/")
+    await expect(page.locator("#school option[value=alpha]")).to_have_text("Alpha <i>Primary</i>")
+    await page.select_option("#school", "alpha")
+    question = '<img src=x onerror="window.__xss=1"><b>bold</b> can I post pics of my class on my facebook?'
+    await page.fill("#question", question)
+    await page.click("#ask-button")
+
+    await expect(page.locator(".msg.user")).to_have_text(question)
+    cite = page.locator("article.msg.bot .cite").first
+    await expect(cite).to_contain_text('2 Photographs <b>and</b> <img src=x onerror="window.__xss=2">')
+    await expect(cite).to_contain_text("Alpha <u>Social</u> Media Policy")
+    await expect(page.locator("#school-info")).to_contain_text("Online <b>Safety</b> Lead")
+    created = await page.evaluate("document.querySelectorAll('main img, main b, main i, main u').length")
+    assert created == 0
+    assert await page.evaluate("window.__xss === undefined")
+
+
+async def test_off_loopback_the_page_asks_for_the_token_once(page, serve_app, settings):
+    from playwright.async_api import expect
+
+    base, _ = await serve_app(with_(settings, host="0.0.0.0", web_token="s3cret-token"))
+    await page.goto(f"{base}/")
+    await expect(page.locator("#token-form")).to_be_visible()
+    await page.fill("#token", "wrong")
+    await page.click("#token-form button")
+    await expect(page.locator("#status")).to_contain_text("not accepted")
+    await page.fill("#token", "s3cret-token")
+    await page.click("#token-form button")
+    await expect(page.locator("#school option[value=tsat]")).to_have_count(1)
+    await page.select_option("#school", "tsat")
+    await page.fill("#question", "can I follow a parent back on insta?")
+    await page.click("#ask-button")
+    await expect(page.locator("article.msg.bot .clause-id").first).to_have_text("5.4")
+    await expect(page.locator("#token-form")).to_be_hidden()
+    assert await page.evaluate("sessionStorage.getItem('policybot.token')") == "s3cret-token"
