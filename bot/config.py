@@ -102,6 +102,8 @@ class Settings:
     rate_limit_per_minute: int = 30
     # Seconds a SIGTERM/SIGINT shutdown waits for answers in flight.
     shutdown_grace_seconds: float = 10.0
+    # --- slack (issue 6) ---
+    # --- teams (issue 7) ---
     # --- escalations (issue 5) ---
     # DATABASE_URL: PostgreSQL for the escalation store (several bot processes); empty: SQLite at db_path.
     database_url: str = ""
@@ -173,6 +175,8 @@ def from_env(env: dict | None = None) -> Settings:
         max_body_bytes=_int(env, "POLICYBOT_MAX_BODY_BYTES", Settings.max_body_bytes, 256, 10**7),
         rate_limit_per_minute=_int(env, "POLICYBOT_RATE_LIMIT", Settings.rate_limit_per_minute, 1, 10**6),
         shutdown_grace_seconds=_float(env, "POLICYBOT_SHUTDOWN_GRACE", Settings.shutdown_grace_seconds, 0.0, 3600.0),
+        # --- slack (issue 6) ---
+        # --- teams (issue 7) ---
         # --- escalations (issue 5) ---
         database_url=env.get("DATABASE_URL", ""),
         db_path=Path(env.get("POLICYBOT_DB_PATH") or Settings.db_path),

@@ -1,0 +1,119 @@
+"""`policybot escalations list|show|ack|answer|close`: the lead's tools until the chat adapters
+land. The audience is the lead, so question text is shown here (it never goes to the logs)."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+from .model import STATUSES, IllegalTransition, NotFound, iso
+from .notify import default_registry
+from .service import EscalationService
+from .store import Conflict, open_store
+
+
+def _short(text: str, width: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+async def _list(service: EscalationService, args: argparse.Namespace) -> int:
+    rows = await service.list(status=args.status, school=args.school, limit=args.limit)
+    if not rows:
+        print("no escalations")
+        return 0
+    print(f"{'ID':<11} {'STATUS':<12} {'SCHOOL':<14} {'REASON':<15} {'URG':<3} {'CREATED':<20} {'HOLDER':<16} QUESTION")
+    for e in rows:
+        print(f"{e.id:<11} {e.status:<12} {_short(e.school, 14):<14} {e.reason:<15} {'!' if e.urgent else '':<3} "
+              f"{iso(e.created_at):<20} {_short(e.holder or '-', 16):<16} {_short(e.question or '(purged)', 50)}")
+    return 0
+
+
+async def _show(service: EscalationService, args: argparse.Namespace) -> int:
+    e = await service.get(args.id)
+    a = e.asker
+    print(f"Escalation {e.id}{'  URGENT (' + e.concern + ')' if e.urgent else ''}")
+    print(f"  school:     {e.school_name} ({e.school})")
+    print(f"  status:     {e.status}" + (f", held by {e.holder}" if e.holder else ""))
+    print(f"  reason:     {e.reason}")
+    print(f"  asker:      {a.display_name or a.user_id or '-'} via {a.platform} "
+          f"(user {a.user_id or '-'}, conversation {a.conversation or '-'}, thread {a.thread or '-'})")
+    print(f"  lead:       {e.lead.display}; deputy: {e.deputy.display}")
+    print(f"  created:    {iso(e.created_at)}   acknowledged: {iso(e.acknowledged_at)}   "
+          f"answered: {iso(e.answered_at)}   closed: {iso(e.closed_at)}")
+    print("  question:")
+    print("    " + (e.question or f"(removed under the retention policy, {iso(e.purged_at)})").replace("\n", "\n    "))
+    print("  candidate clauses:")
+    for c in e.candidates or ():
+        print(f"    {c.clause_id}: {c.ref}")
+    if not e.candidates:
+        print("    (none)")
+    if e.answer_text:
+        print(f"  answer by {e.answered_by}:")
+        print("    " + e.answer_text.replace("\n", "\n    "))
+    print("  deliveries:")
+    waiting = set(service.registry.channels())
+    for m in await service.messages(e.id):
+        extra = f" [{m.last_error}]" if m.last_error else ""
+        extra += f" ({m.payload['note']})" if m.payload.get("note") else ""
+        hint = " (no notifier for this channel in this process yet; waits)" if (
+            m.status == "pending" and m.channel not in waiting) else ""
+        print(f"    {m.id} {m.kind:<16} to {m.recipient_role:<7} via {m.channel:<6} {m.status:<9} "
+              f"attempts={m.attempts} sent={iso(m.sent_at)}{extra}{hint}")
+    return 0
+
+
+async def _ack(service: EscalationService, args: argparse.Namespace) -> int:
+    e = await service.acknowledge(args.id, args.by)
+    print(f"{e.id} acknowledged by {e.holder}")
+    return 0
+
+
+async def _answer(service: EscalationService, args: argparse.Namespace) -> int:
+    text = args.text if args.text is not None else sys.stdin.read()
+    e = await service.answer(args.id, args.by, text)
+    print(f"{e.id} answered by {e.answered_by}; the answer is queued to the asker via {e.asker.platform}")
+    return 0
+
+
+async def _close(service: EscalationService, args: argparse.Namespace) -> int:
+    e = await service.close(args.id)
+    print(f"{e.id} closed")
+    return 0
+
+
+COMMANDS = {"list": _list, "show": _show, "ack": _ack, "answer": _answer, "close": _close}
+
+
+def run(args: argparse.Namespace, settings) -> int:
+    async def _go() -> int:
+        async with open_store(settings) as store:
+            service = EscalationService(store, default_registry(settings))
+            return await COMMANDS[args.esc_command](service, args)
+
+    try:
+        return asyncio.run(_go())
+    except (NotFound, IllegalTransition, Conflict, ValueError) as exc:
+        print(f"policybot escalations: {exc}", file=sys.stderr)
+        return 1
+
+
+def add_parser(sub) -> None:
+    """Adds `escalations` and its subcommands to the top-level subparsers."""
+    esc = sub.add_parser("escalations", help="questions escalated to a school's lead: list, show, ack, answer, close")
+    esc_sub = esc.add_subparsers(dest="esc_command", required=True)
+    ls = esc_sub.add_parser("list", help="escalations, newest first")
+    ls.add_argument("--status", choices=STATUSES)
+    ls.add_argument("--school")
+    ls.add_argument("--limit", type=int, default=100)
+    show = esc_sub.add_parser("show", help="one escalation with its question, clauses and deliveries")
+    show.add_argument("id")
+    ack = esc_sub.add_parser("ack", help="take an escalation on (stops reminders)")
+    ack.add_argument("id")
+    ack.add_argument("--by", required=True, help="your name, as the asker will see it")
+    ans = esc_sub.add_parser("answer", help="answer; the reply goes to the asker's conversation")
+    ans.add_argument("id")
+    ans.add_argument("--by", required=True, help="your name, as the asker will see it")
+    ans.add_argument("--text", help="the answer (default: read from stdin)")
+    close = esc_sub.add_parser("close", help="close an escalation")
+    close.add_argument("id")

@@ -1,0 +1,137 @@
+"""EscalationService: the platform-neutral API the adapters (Slack, Teams, web, CLI) call.
+
+Each call is one store transaction that changes the escalation AND writes the outbox messages
+the change causes, so a crash can never leave an escalation nobody was told about, or an
+answer that never goes back to the asker. Delivery itself is the worker's job (outbox.py).
+"""
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from dataclasses import replace
+from typing import Callable
+
+from ..answer import URGENT as URGENT_DECISION
+from ..answer import Answer
+from ..knowledge import Contact
+from . import routing
+from .model import (ACKNOWLEDGED, ANSWER_TO_ASKER, ANSWERED, ASKED_BY_USER, CLOSED, REASONS, URGENT, Asker,
+                    Candidate, ContactRef, Escalation, OutboxMessage, check_transition)
+from .notify import NotifierRegistry
+from .store import EscalationStore
+
+log = logging.getLogger("policybot.escalations")
+
+
+def new_escalation_id() -> str:
+    """Short enough to type in `policybot escalations ack ID`, random enough not to guess."""
+    return "e" + uuid.uuid4().hex[:9]
+
+
+def _contact(c: Contact) -> ContactRef:
+    return ContactRef(role=c.role, name=c.name, email=c.email, slack_user_id=c.slack_user_id,
+                      teams_user_id=c.teams_user_id)
+
+
+def attribution(esc: Escalation, by: str) -> str:
+    """'Ms A Lead (Online Safety Lead)' when `by` is the lead or deputy by name, else `by` as typed."""
+    for contact in (esc.lead, esc.deputy):
+        if contact.name and by.strip().lower() == contact.name.lower():
+            return contact.display
+    return by.strip()
+
+
+def answer_text_for_asker(esc: Escalation, by: str, text: str) -> str:
+    """The reply delivered to the asker's conversation: the lead's words quoted, attributed by name."""
+    quoted = "\n".join("> " + line for line in text.strip().splitlines())
+    return (f"{attribution(esc, by)} at {esc.school_name} has answered the question you asked "
+            f"(ref {esc.id}):\n\n{quoted}")
+
+
+class EscalationService:
+    def __init__(self, store: EscalationStore, registry: NotifierRegistry, clock: Callable[[], float] = time.time):
+        """`registry`: the channels that can be delivered to, which routing picks from."""
+        self.store, self.registry, self.clock = store, registry, clock
+
+    async def escalate(self, answer: Answer, question: str, asker: Asker, reason: str | None = None,
+                       dedupe_key: str | None = None) -> Escalation:
+        """Record a question for the school's lead and queue its notifications, atomically.
+
+        `reason`: None takes it from the Answer (urgent / low_confidence / policy_silent /
+        out_of_scope; an answered question escalated by the asker is asked_by_user).
+        `dedupe_key`: e.g. "slack:<team>:<channel>:<ts>"; the same key returns the first
+        escalation again and queues nothing, so a retried webhook never escalates twice.
+        """
+        urgent = answer.decision == URGENT_DECISION or reason == URGENT
+        if reason is None:
+            reason = URGENT if urgent else (answer.reason if answer.reason in REASONS else ASKED_BY_USER)
+        if reason not in REASONS:
+            raise ValueError(f"unknown escalation reason {reason!r}; expected one of {', '.join(REASONS)}")
+        now = self.clock()
+        esc = Escalation(
+            id=new_escalation_id(), school=answer.school, school_name=answer.school_name, asker=asker,
+            question=question, reason=reason, urgent=urgent, concern=answer.concern,
+            candidates=tuple(Candidate(c.clause_id, f"{c.policy}, {c.section}") for c in answer.citations),
+            lead=_contact(answer.lead), deputy=_contact(answer.deputy), dedupe_key=dedupe_key, created_at=now)
+        messages = routing.initial_messages(esc, self.registry.channels(), now)
+        stored, created = await self.store.create(esc, messages)
+        if created:
+            log.info("escalation created: id=%s school=%s reason=%s urgent=%s notices=%s", esc.id, esc.school,
+                     reason, urgent, ",".join(f"{m.recipient_role}/{m.channel}" for m in messages))
+            for m in messages:
+                if m.payload.get("note"):
+                    log.warning("escalation %s: %s", esc.id, m.payload["note"])
+        else:
+            log.info("escalation deduplicated: id=%s dedupe_key matched", stored.id)
+        return stored
+
+    async def acknowledge(self, escalation_id: str, by: str) -> Escalation:
+        """The lead (or deputy) takes it on; stops reminders and urgent re-notifications."""
+        esc = await self.store.get(escalation_id)
+        check_transition(esc.id, esc.status, ACKNOWLEDGED)
+        updated = replace(esc, status=ACKNOWLEDGED, holder=by, acknowledged_at=self.clock())
+        await self.store.transition(updated, esc.status)
+        log.info("escalation acknowledged: id=%s", esc.id)
+        return updated
+
+    async def answer(self, escalation_id: str, by: str, text: str) -> Escalation:
+        """Record the lead's answer and queue it to the asker's conversation, in one transaction."""
+        if not text or not text.strip():
+            raise ValueError("the answer is empty")
+        esc = await self.store.get(escalation_id)
+        check_transition(esc.id, esc.status, ANSWERED)
+        now = self.clock()
+        updated = replace(esc, status=ANSWERED, holder=esc.holder or by, answer_text=text.strip(), answered_by=by,
+                          acknowledged_at=esc.acknowledged_at or now, answered_at=now)
+        a = esc.asker
+        reply = OutboxMessage(
+            id=uuid.uuid4().hex[:16], escalation_id=esc.id, kind=ANSWER_TO_ASKER, recipient_role="asker",
+            recipient_name=a.display_name, channel=a.platform, address=a.user_id,
+            idempotency_key=f"{esc.id}:answer_to_asker",
+            payload={"text": answer_text_for_asker(esc, by, text), "conversation": a.conversation,
+                     "thread": a.thread, "attribution": attribution(esc, by)},
+            next_attempt_at=now, created_at=now)
+        await self.store.transition(updated, esc.status, [reply])
+        log.info("escalation answered: id=%s reply_channel=%s", esc.id, a.platform)
+        if self.registry.get(a.platform) is None:
+            log.warning("escalation %s: no notifier for %r here; the answer waits in the outbox until one runs",
+                        esc.id, a.platform)
+        return updated
+
+    async def close(self, escalation_id: str) -> Escalation:
+        esc = await self.store.get(escalation_id)
+        check_transition(esc.id, esc.status, CLOSED)
+        updated = replace(esc, status=CLOSED, closed_at=self.clock())
+        await self.store.transition(updated, esc.status)
+        log.info("escalation closed: id=%s", esc.id)
+        return updated
+
+    async def get(self, escalation_id: str) -> Escalation:
+        return await self.store.get(escalation_id)
+
+    async def list(self, status: str | None = None, school: str | None = None, limit: int = 100) -> list[Escalation]:
+        return await self.store.list(status=status, school=school, limit=limit)
+
+    async def messages(self, escalation_id: str) -> list[OutboxMessage]:
+        return await self.store.messages(escalation_id)

@@ -1,0 +1,312 @@
+"""The escalation store: one async interface, two backends (SQLite, PostgreSQL), shared SQL.
+
+Every state change and the outbox messages it causes are written in ONE transaction, so a
+crash leaves either both or neither: an escalation can never exist without its notification,
+nor an answer without its delivery to the asker. Backends differ only in how they open a
+transaction, their placeholders, and how the worker claims messages (see the subclasses).
+"""
+from __future__ import annotations
+
+import json
+import re
+from abc import ABC, abstractmethod
+from importlib import resources
+from typing import Any, Iterable, Mapping, Sequence
+
+from .model import (CANCELLED, CLOSED, FAILED, OPEN, PENDING, REROUTED, SENDING, SENT, Asker, Candidate, ContactRef, Escalation, NotFound, OutboxMessage, check_transition)
+
+_MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+
+
+class Conflict(RuntimeError):
+    """The escalation changed under us (another process acted first); re-read and decide again."""
+
+
+class Tx(ABC):
+    """One open transaction; SQL uses `?` placeholders whatever the backend."""
+
+    @abstractmethod
+    async def fetch(self, sql: str, *args: Any) -> list[Mapping[str, Any]]: ...
+
+    @abstractmethod
+    async def execute(self, sql: str, *args: Any) -> int:
+        """Run a statement; returns the number of rows it changed."""
+
+    async def fetchone(self, sql: str, *args: Any) -> Mapping[str, Any] | None:
+        rows = await self.fetch(sql, *args)
+        return rows[0] if rows else None
+
+
+def migrations(backend: str) -> list[tuple[int, str, str]]:
+    """(version, name, sql) for a backend, in order, from the package's migrations/<backend>/."""
+    folder = resources.files(__package__) / "migrations" / backend
+    out = []
+    for entry in folder.iterdir():
+        match = _MIGRATION_NAME.match(entry.name)
+        if match:
+            out.append((int(match.group(1)), entry.name, entry.read_text(encoding="utf-8")))
+    return sorted(out)
+
+
+def split_sql(script: str) -> list[str]:
+    """Statements of a migration file (no semicolons inside our statements; comments dropped)."""
+    body = "\n".join(line for line in script.splitlines() if not line.strip().startswith("--"))
+    return [s.strip() for s in body.split(";") if s.strip()]
+
+
+_ESC_COLUMNS = ("id, school, school_name, dedupe_key, asker_platform, asker_user_id, asker_conversation, "
+                "asker_thread, asker_display_name, question, candidates, reason, urgent, concern, lead, deputy, "
+                "status, holder, answer_text, answered_by, created_at, acknowledged_at, answered_at, closed_at")
+_MSG_COLUMNS = ("id, escalation_id, kind, recipient_role, recipient_name, channel, address, payload, "
+                "idempotency_key, cancel_on_ack, status, attempts, next_attempt_at, lease_until, claim_token, "
+                "last_error, created_at, sent_at, rerouted_to")
+
+
+def _esc_values(e: Escalation) -> tuple:
+    a = e.asker
+    return (e.id, e.school, e.school_name, e.dedupe_key, a.platform, a.user_id, a.conversation, a.thread,
+            a.display_name, e.question, json.dumps([c.as_dict() for c in e.candidates]), e.reason, int(e.urgent),
+            e.concern, json.dumps(e.lead.as_dict()), json.dumps(e.deputy.as_dict()), e.status, e.holder,
+            e.answer_text, e.answered_by, e.created_at, e.acknowledged_at, e.answered_at, e.closed_at)
+
+
+def _msg_values(m: OutboxMessage) -> tuple:
+    return (m.id, m.escalation_id, m.kind, m.recipient_role, m.recipient_name, m.channel, m.address,
+            json.dumps(m.payload), m.idempotency_key, int(m.cancel_on_ack), m.status, m.attempts,
+            m.next_attempt_at, m.lease_until, m.claim_token, m.last_error, m.created_at, m.sent_at, m.rerouted_to)
+
+
+def row_to_escalation(r: Mapping[str, Any]) -> Escalation:
+    return Escalation(
+        id=r["id"], school=r["school"], school_name=r["school_name"], dedupe_key=r["dedupe_key"],
+        asker=Asker(r["asker_platform"], r["asker_user_id"], r["asker_conversation"], r["asker_thread"],
+                    r["asker_display_name"]),
+        question=r["question"], candidates=tuple(Candidate(**c) for c in json.loads(r["candidates"])),
+        reason=r["reason"], urgent=bool(r["urgent"]), concern=r["concern"],
+        lead=ContactRef.from_dict(json.loads(r["lead"])), deputy=ContactRef.from_dict(json.loads(r["deputy"])),
+        status=r["status"], holder=r["holder"], answer_text=r["answer_text"], answered_by=r["answered_by"],
+        created_at=r["created_at"], acknowledged_at=r["acknowledged_at"], answered_at=r["answered_at"],
+        closed_at=r["closed_at"], purged_at=r["purged_at"])
+
+
+def row_to_message(r: Mapping[str, Any]) -> OutboxMessage:
+    return OutboxMessage(
+        id=r["id"], escalation_id=r["escalation_id"], kind=r["kind"], recipient_role=r["recipient_role"],
+        recipient_name=r["recipient_name"], channel=r["channel"], address=r["address"],
+        payload=json.loads(r["payload"]), idempotency_key=r["idempotency_key"],
+        cancel_on_ack=bool(r["cancel_on_ack"]), status=r["status"], attempts=r["attempts"],
+        next_attempt_at=r["next_attempt_at"], lease_until=r["lease_until"], claim_token=r["claim_token"],
+        last_error=r["last_error"], created_at=r["created_at"], sent_at=r["sent_at"], rerouted_to=r["rerouted_to"])
+
+
+class EscalationStore(ABC):
+    """The async interface the service, the worker and the CLI use; backends implement `_tx`,
+    `_migrate` and `claim_due`."""
+
+    backend: str = ""
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    @abstractmethod
+    async def open(self) -> "EscalationStore":
+        """Connect and apply pending migrations (idempotent: opening twice changes nothing)."""
+
+    @abstractmethod
+    async def close(self) -> None: ...
+
+    async def __aenter__(self) -> "EscalationStore":
+        return await self.open()
+
+    async def __aexit__(self, *exc) -> None:
+        await self.close()
+
+    @abstractmethod
+    def _tx(self) -> Any:
+        """An async context manager yielding a Tx; commits on success, rolls back on error."""
+
+    async def _apply_migrations(self, tx: Tx) -> None:
+        """Run, inside the caller's (locked) transaction, every migration newer than the recorded version."""
+        await tx.execute("CREATE TABLE IF NOT EXISTS schema_version "
+                         "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)")
+        row = await tx.fetchone("SELECT MAX(version) AS v FROM schema_version")
+        current = (row["v"] if row else None) or 0
+        for version, name, sql in migrations(self.backend):
+            if version <= current or version > getattr(self, "target_version", 10**9):
+                continue
+            for statement in split_sql(sql):
+                await tx.execute(statement)
+            await tx.execute("INSERT INTO schema_version (version, name, applied_at) VALUES (?, ?, ?)",
+                             version, name, _now_text())
+
+    async def schema_version(self) -> int:
+        async with self._tx() as tx:
+            row = await tx.fetchone("SELECT MAX(version) AS v FROM schema_version")
+        return (row["v"] if row else None) or 0
+
+    # -- escalations -------------------------------------------------------------------------
+    async def create(self, escalation: Escalation, messages: Sequence[OutboxMessage] = ()) -> tuple[Escalation, bool]:
+        """Insert an escalation and its first messages in one transaction. With a dedupe_key that
+        exists already, nothing is written and the existing escalation is returned: (it, False)."""
+        async with self._tx() as tx:
+            if escalation.dedupe_key:
+                row = await tx.fetchone("SELECT * FROM escalations WHERE dedupe_key = ?", escalation.dedupe_key)
+                if row:
+                    return row_to_escalation(row), False
+            inserted = await tx.execute(
+                f"INSERT INTO escalations ({_ESC_COLUMNS}) VALUES ({', '.join('?' * 24)}) "
+                "ON CONFLICT DO NOTHING", *_esc_values(escalation))
+            if not inserted:  # a concurrent create with the same dedupe_key won the race
+                row = await tx.fetchone("SELECT * FROM escalations WHERE dedupe_key = ?", escalation.dedupe_key)
+                if row is None:
+                    raise Conflict(f"escalation id {escalation.id} already exists")
+                return row_to_escalation(row), False
+            for m in messages:
+                await self._insert_message(tx, m)
+        return escalation, True
+
+    async def get(self, escalation_id: str) -> Escalation:
+        async with self._tx() as tx:
+            row = await tx.fetchone("SELECT * FROM escalations WHERE id = ?", escalation_id)
+        if row is None:
+            raise NotFound(escalation_id)
+        return row_to_escalation(row)
+
+    async def list(self, status: str | None = None, school: str | None = None, limit: int = 100) -> list[Escalation]:
+        """Newest first."""
+        where, args = [], []
+        if status:
+            where.append("status = ?")
+            args.append(status)
+        if school:
+            where.append("school = ?")
+            args.append(school)
+        sql = "SELECT * FROM escalations" + (f" WHERE {' AND '.join(where)}" if where else "")
+        async with self._tx() as tx:
+            rows = await tx.fetch(sql + " ORDER BY created_at DESC, id LIMIT ?", *args, limit)
+        return [row_to_escalation(r) for r in rows]
+
+    async def transition(self, updated: Escalation, expected_status: str,
+                         messages: Iterable[OutboxMessage] = ()) -> Escalation:
+        """Write a status change (compare-and-set on the status read before) plus the messages it
+        causes, in one transaction. Leaving `open` cancels pending reminders (cancel_on_ack)."""
+        check_transition(updated.id, expected_status, updated.status)
+        async with self._tx() as tx:
+            changed = await tx.execute(
+                "UPDATE escalations SET status = ?, holder = ?, answer_text = ?, answered_by = ?, "
+                "acknowledged_at = ?, answered_at = ?, closed_at = ? WHERE id = ? AND status = ?",
+                updated.status, updated.holder, updated.answer_text, updated.answered_by,
+                updated.acknowledged_at, updated.answered_at, updated.closed_at, updated.id, expected_status)
+            if not changed:
+                row = await tx.fetchone("SELECT status FROM escalations WHERE id = ?", updated.id)
+                if row is None:
+                    raise NotFound(updated.id)
+                raise Conflict(f"escalation {updated.id} changed to {row['status']} meanwhile")
+            if expected_status == OPEN:
+                await tx.execute("UPDATE outbox SET status = ?, last_error = ? WHERE escalation_id = ? "
+                                 "AND cancel_on_ack = 1 AND status = ?",
+                                 CANCELLED, f"escalation became {updated.status}", updated.id, PENDING)
+            for m in messages:
+                await self._insert_message(tx, m)
+        return updated
+
+    async def open_escalations(self) -> list[Escalation]:
+        """Everything not yet acknowledged: what the routing timers look at."""
+        async with self._tx() as tx:
+            rows = await tx.fetch("SELECT * FROM escalations WHERE status = ? ORDER BY created_at", OPEN)
+        return [row_to_escalation(r) for r in rows]
+
+    async def purge(self, closed_before: float, now: float) -> int:
+        """Blank question and answer text (and the answer copy in outbox payloads) of escalations
+        closed before `closed_before`; returns how many were purged. Ids, timestamps and
+        decisions stay, so the record of what happened survives without the personal text."""
+        cond = "status = ? AND closed_at < ? AND purged_at IS NULL"
+        async with self._tx() as tx:
+            await tx.execute(f"UPDATE outbox SET payload = '{{}}' WHERE escalation_id IN "
+                             f"(SELECT id FROM escalations WHERE {cond})", CLOSED, closed_before)
+            return await tx.execute(f"UPDATE escalations SET question = '', answer_text = '', purged_at = ? "
+                                    f"WHERE {cond}", now, CLOSED, closed_before)
+
+    # -- outbox ------------------------------------------------------------------------------
+    async def _insert_message(self, tx: Tx, m: OutboxMessage) -> bool:
+        """Insert unless a message with the same idempotency key exists (then: False)."""
+        return bool(await tx.execute(
+            f"INSERT INTO outbox ({_MSG_COLUMNS}) VALUES ({', '.join('?' * 19)}) "
+            "ON CONFLICT (idempotency_key) DO NOTHING", *_msg_values(m)))
+
+    async def add_messages(self, messages: Iterable[OutboxMessage]) -> int:
+        """Insert timer-made messages (reminders...); duplicates by key are ignored, so several
+        workers running the same timers create each message once. Returns how many were new."""
+        async with self._tx() as tx:
+            return sum([await self._insert_message(tx, m) for m in messages])
+
+    async def messages(self, escalation_id: str | None = None, status: str | None = None) -> list[OutboxMessage]:
+        where, args = [], []
+        if escalation_id:
+            where.append("escalation_id = ?")
+            args.append(escalation_id)
+        if status:
+            where.append("status = ?")
+            args.append(status)
+        sql = "SELECT * FROM outbox" + (f" WHERE {' AND '.join(where)}" if where else "")
+        async with self._tx() as tx:
+            rows = await tx.fetch(sql + " ORDER BY created_at, id", *args)
+        return [row_to_message(r) for r in rows]
+
+    @abstractmethod
+    async def claim_due(self, now: float, channels: Sequence[str], limit: int, lease_seconds: float,
+                        token: str) -> list[OutboxMessage]:
+        """Atomically take up to `limit` messages for these channels that are pending and due, or
+        `sending` with an expired lease (their worker died): status -> sending, attempts + 1,
+        lease_until = now + lease, claim_token = token. Concurrent workers never get the same one."""
+
+    async def mark_sent(self, m: OutboxMessage, now: float) -> bool:
+        """Record the message (and so its idempotency key) as delivered. Only the claim holder
+        can: if the lease expired and another worker took it, returns False."""
+        async with self._tx() as tx:
+            return bool(await tx.execute(
+                "UPDATE outbox SET status = ?, sent_at = ?, lease_until = NULL, last_error = '' "
+                "WHERE id = ? AND claim_token = ? AND status = ?", SENT, now, m.id, m.claim_token, SENDING))
+
+    async def mark_retry(self, m: OutboxMessage, error: str, next_attempt_at: float) -> bool:
+        async with self._tx() as tx:
+            return bool(await tx.execute(
+                "UPDATE outbox SET status = ?, next_attempt_at = ?, lease_until = NULL, last_error = ? "
+                "WHERE id = ? AND claim_token = ? AND status = ?",
+                PENDING, next_attempt_at, error[:500], m.id, m.claim_token, SENDING))
+
+    async def mark_cancelled(self, m: OutboxMessage, why: str) -> bool:
+        async with self._tx() as tx:
+            return bool(await tx.execute(
+                "UPDATE outbox SET status = ?, lease_until = NULL, last_error = ? "
+                "WHERE id = ? AND claim_token = ? AND status = ?", CANCELLED, why, m.id, m.claim_token, SENDING))
+
+    async def reroute(self, m: OutboxMessage, error: str, replacement: OutboxMessage | None) -> bool:
+        """Give up on this contact/channel: mark the message rerouted (or failed when there is no
+        one left) and insert its replacement, in one transaction, so the hand-over is recorded
+        and cannot be half-done."""
+        async with self._tx() as tx:
+            changed = await tx.execute(
+                "UPDATE outbox SET status = ?, lease_until = NULL, last_error = ?, rerouted_to = ? "
+                "WHERE id = ? AND claim_token = ? AND status = ?",
+                REROUTED if replacement else FAILED, error[:500], replacement.id if replacement else "",
+                m.id, m.claim_token, SENDING)
+            if changed and replacement:
+                await self._insert_message(tx, replacement)
+            return bool(changed)
+
+
+def _now_text() -> str:
+    from datetime import datetime, timezone
+
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def open_store(settings) -> EscalationStore:
+    """The configured backend (not yet opened): PostgreSQL when DATABASE_URL is set, else SQLite."""
+    if settings.database_url:
+        from .postgres_store import PostgresStore
+
+        return PostgresStore(settings.database_url)
+    from .sqlite_store import SqliteStore
+
+    return SqliteStore(settings.db_path)
+

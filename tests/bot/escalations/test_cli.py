@@ -1,0 +1,101 @@
+"""`policybot escalations list/show/ack/answer/close` round trip on a temp SQLite file, and the settings."""
+from __future__ import annotations
+
+import asyncio
+import io
+
+import pytest
+
+from bot import cli
+from bot.config import ConfigError, from_env
+from bot.escalations.model import Asker
+from bot.escalations.notify import NotifierRegistry
+from bot.escalations.service import EscalationService
+from bot.escalations.sqlite_store import SqliteStore
+
+from .conftest import make_answer
+
+
+@pytest.fixture
+def db(tmp_path, monkeypatch):
+    path = tmp_path / "cli.sqlite3"
+    for name in ("DATABASE_URL", "SMTP_HOST", "POLICYBOT_WORKER_TEST_PAUSE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("POLICYBOT_DB_PATH", str(path))
+    return path
+
+
+def seed(db, platform="slack"):
+    async def go():
+        registry = NotifierRegistry()
+        registry.register("log", object())
+        async with SqliteStore(db) as store:
+            service = EscalationService(store, registry)
+            return await service.escalate(make_answer(), "May I message a parent on WhatsApp?",
+                                          Asker(platform, "U123", "C9", "1700.1", "Sam Teacher"))
+    return asyncio.run(go())
+
+
+def messages(db):
+    async def go():
+        async with SqliteStore(db) as store:
+            return await store.messages()
+    return asyncio.run(go())
+
+
+def test_round_trip(db, capsys, monkeypatch):
+    esc = seed(db)
+    assert cli.main(["escalations", "list"]) == 0
+    out = capsys.readouterr().out
+    assert esc.id in out and "open" in out and "May I message a parent" in out
+
+    assert cli.main(["escalations", "list", "--status", "closed"]) == 0
+    assert "no escalations" in capsys.readouterr().out
+
+    assert cli.main(["escalations", "show", esc.id]) == 0
+    out = capsys.readouterr().out
+    assert "May I message a parent on WhatsApp?" in out and "1.1: Alpha Social Media Policy" in out
+    assert "Sam Teacher via slack" in out and "notify_lead" in out
+
+    assert cli.main(["escalations", "ack", esc.id, "--by", "Ms A Lead"]) == 0
+    assert "acknowledged by Ms A Lead" in capsys.readouterr().out
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("Only through the school's ParentMail account.\n"))
+    assert cli.main(["escalations", "answer", esc.id, "--by", "Ms A Lead"]) == 0
+    assert "queued to the asker via slack" in capsys.readouterr().out
+    reply = next(m for m in messages(db) if m.kind == "answer_to_asker")
+    assert (reply.channel, reply.address, reply.status) == ("slack", "U123", "pending")
+    assert reply.payload["conversation"] == "C9" and reply.payload["thread"] == "1700.1"
+    assert reply.payload["attribution"] == "Ms A Lead (Online Safety Lead)"
+    assert "> Only through the school's ParentMail account." in reply.payload["text"]
+
+    assert cli.main(["escalations", "show", esc.id]) == 0
+    out = capsys.readouterr().out
+    assert "answer by Ms A Lead" in out
+    assert "answer_to_asker" in out and "no notifier for this channel in this process yet" in out
+
+    assert cli.main(["escalations", "close", esc.id]) == 0
+    assert cli.main(["escalations", "list", "--status", "closed", "--school", "alpha"]) == 0
+    assert esc.id in capsys.readouterr().out
+
+
+def test_errors_are_reported_not_raised(db, capsys):
+    esc = seed(db)
+    assert cli.main(["escalations", "show", "nope"]) == 1
+    assert "no escalation with id 'nope'" in capsys.readouterr().err
+    assert cli.main(["escalations", "close", esc.id]) == 0
+    assert cli.main(["escalations", "answer", esc.id, "--by", "X", "--text", "late"]) == 1
+    assert "is closed; it cannot become answered" in capsys.readouterr().err
+
+
+def test_settings_from_environment():
+    s = from_env({"POLICYBOT_DB_PATH": "/tmp/x.sqlite3", "POLICYBOT_REMINDER_MINUTES": "15",
+                  "POLICYBOT_RETENTION_DAYS": "30", "SMTP_HOST": "mail", "SMTP_PORT": "25", "SMTP_STARTTLS": "no"})
+    assert str(s.db_path) == "/tmp/x.sqlite3" and s.reminder_minutes == 15 and s.retention_days == 30
+    assert (s.smtp_host, s.smtp_port, s.smtp_starttls) == ("mail", 25, False)
+    defaults = from_env({})
+    assert defaults.database_url == "" and defaults.retention_days == 90 and defaults.urgent_renotify_minutes == 5
+    with pytest.raises(ConfigError, match="POLICYBOT_RETENTION_DAYS"):
+        from_env({"POLICYBOT_RETENTION_DAYS": "soon"})
+    with pytest.raises(ConfigError, match="SMTP_PORT"):
+        from_env({"SMTP_PORT": "99999"})
