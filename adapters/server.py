@@ -24,7 +24,7 @@ from aiohttp import web
 from bot.config import Settings
 from bot.service import build_bot
 
-from . import health, web_api
+from . import escalation_wiring, health, web_api
 from .appkeys import CAN_ESCALATE, READINESS_CHECKS, RUNTIME, SETTINGS
 from .request_log import log_requests
 from .runtime import BotFactory, BotRuntime
@@ -67,14 +67,18 @@ def web_chat_channel(settings: Settings) -> Channel:
 
 
 def default_channels(settings: Settings) -> list[Channel]:
-    return [SLACK_PLACEHOLDER, TEAMS_PLACEHOLDER, web_chat_channel(settings)]
+    from .slack.channel import slack_channel  # here, not at the top: the Slack channel imports Channel from this module
+    return [slack_channel(settings), TEAMS_PLACEHOLDER, web_chat_channel(settings)]
 
 
 def create_app(settings: Settings, *, factory: BotFactory = build_bot,
                channels: Sequence[Channel] | None = None,
                cleanup_hooks: Sequence[CleanupHook] = (),
-               can_escalate: Callable[[str], bool] = lambda slug: False) -> web.Application:
-    """The whole server; tests build it with their own settings, factory and channels."""
+               can_escalate: Callable[[str], bool] | None = None,
+               escalations: bool = False) -> web.Application:
+    """The whole server; tests build it with their own settings, factory and channels.
+    `escalations`: open the escalation store and run its worker in this process (what
+    `policybot serve` does; off by default so tests that don't need a store don't get one)."""
     channels = default_channels(settings) if channels is None else list(channels)
     web_chat = web_chat_decision(settings)
     limiter = RateLimiter(settings.rate_limit_per_minute)
@@ -83,8 +87,11 @@ def create_app(settings: Settings, *, factory: BotFactory = build_bot,
     app[SETTINGS] = settings
     app[RUNTIME] = runtime = BotRuntime(settings, factory)
     app[READINESS_CHECKS] = []
-    app[CAN_ESCALATE] = can_escalate
     app[CHANNELS] = channels
+    if escalations:
+        escalation_wiring.install(app, settings)
+    holder = app.get(escalation_wiring.ESCALATIONS)
+    app[CAN_ESCALATE] = can_escalate or (lambda slug: holder is not None and holder.service is not None)
     health.mount(app)
     for channel in channels:
         if channel.mount is not None:
@@ -118,7 +125,7 @@ async def serve(settings: Settings, app: web.Application | None = None,
                 started: Callable[[str], object] | None = None) -> None:
     """Runs until `stop` is set (run() sets it on SIGTERM/SIGINT), then shuts down gracefully.
     `started` gets the base URL once the socket is bound (tests use port 0)."""
-    app = app or create_app(settings)
+    app = app or create_app(settings, escalations=True)
     stop = stop or asyncio.Event()
     runner = web.AppRunner(app, handle_signals=False, access_log=None,
                            shutdown_timeout=settings.shutdown_grace_seconds)

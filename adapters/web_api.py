@@ -1,7 +1,10 @@
 """The web chat channel: the page at / and its JSON API.
 
-GET  /api/schools  schools, their leads' roles and their policies with review dates
-POST /api/ask      {"school", "question"} -> the Answer contract of `policybot batch`
+GET  /api/schools          schools, their leads' roles and their policies with review dates
+POST /api/ask              {"school", "question", "client"?} -> the Answer contract of `policybot batch`;
+                           an escalated or urgent answer also creates the escalation ("escalation")
+POST /api/escalate         {"school", "question", "client"?}: the asker's "Ask <lead>" button
+GET  /api/escalations/{id} its status and, once answered, the lead's answer (the page polls it)
 
 Errors are {"error": "..."} with a message fit to show staff. No policy logic lives here:
 the core decides, this translates HTTP to and from it.
@@ -13,11 +16,13 @@ from pathlib import Path
 
 from aiohttp import web
 
-from bot.answer import QuestionError
+from bot.answer import ESCALATE, URGENT, QuestionError
+from bot.escalations.model import ASKED_BY_USER, Asker, NotFound
 from bot.knowledge import Contact, School, UnknownSchool
 from bot.render import answer_json, clause_plain
 
 from .appkeys import CAN_ESCALATE, RUNTIME, SETTINGS
+from .escalation_wiring import ESCALATIONS
 from .request_log import REQUEST_ID, log_decision
 from .runtime import NotReady
 from .web_security import BodyTooLarge, json_error, read_json_capped
@@ -92,8 +97,75 @@ async def ask(request: web.Request) -> web.Response:
     except QuestionError as exc:
         return json_error(400, str(exc))
     ms = (time.perf_counter() - started) * 1000
-    log_decision(request.get(REQUEST_ID, "-"), answer, ms, question if settings.log_questions else None)
-    return web.json_response(_display_fields(answer_json(answer)))
+    request_id = request.get(REQUEST_ID, "-")
+    log_decision(request_id, answer, ms, question if settings.log_questions else None)
+    out = _display_fields(answer_json(answer))
+    if answer.decision in (ESCALATE, URGENT):
+        out["escalation"] = await _escalate(request, answer, question, payload, None, f"web:{request_id}")
+    return web.json_response(out)
+
+
+def _asker(request: web.Request, payload: dict) -> Asker:
+    """The web asker: the page's per-tab id (or the client address), so answers find their way back."""
+    client = payload.get("client")
+    client = client if isinstance(client, str) and 0 < len(client) <= 64 else (request.remote or "web")
+    return Asker(platform="web", user_id=client, conversation=client, display_name="web chat user")
+
+
+async def _escalate(request: web.Request, answer, question: str, payload: dict, reason: str | None,
+                    dedupe_key: str) -> dict | None:
+    """The escalation as the page needs it, or None when this server has no escalation store."""
+    holder = request.app.get(ESCALATIONS)
+    if holder is None or holder.service is None:
+        return None
+    esc = await holder.service.escalate(answer, question, _asker(request, payload), reason=reason,
+                                        dedupe_key=dedupe_key)
+    return _escalation_json(esc)
+
+
+def _escalation_json(esc) -> dict:
+    return {"id": esc.id, "status": esc.status, "urgent": esc.urgent, "lead": esc.lead.display,
+            "answered_by": esc.answered_by, "answer": esc.answer_text}
+
+
+async def escalate(request: web.Request) -> web.Response:
+    """"Ask <lead>": the asker wants a person, whatever the bot's confidence."""
+    settings = request.app[SETTINGS]
+    holder = request.app.get(ESCALATIONS)
+    if holder is None or holder.service is None:
+        return json_error(503, "Escalation is not available on this server; please contact your "
+                               "online-safety lead directly.")
+    try:
+        payload = await read_json_capped(request, settings.max_body_bytes)
+    except BodyTooLarge:
+        return json_error(413, "That request is too large; please ask a shorter question.")
+    except ValueError:
+        return json_error(400, 'Please send JSON like {"school": "slug", "question": "..."}.')
+    if not isinstance(payload, dict) or not isinstance(payload.get("school"), str):
+        return json_error(400, "Please choose a school.")
+    question = payload.get("question")
+    try:
+        answer = await request.app[RUNTIME].answer(payload["school"], question)
+    except NotReady as exc:
+        return _not_ready(exc)
+    except UnknownSchool as exc:
+        return json_error(404, str(exc))
+    except QuestionError as exc:
+        return json_error(400, str(exc))
+    reason = None if answer.decision == URGENT else ASKED_BY_USER
+    out = await _escalate(request, answer, question, payload, reason, f"web:{request.get(REQUEST_ID, '-')}")
+    return web.json_response({"escalation": out}, status=201)
+
+
+async def escalation_status(request: web.Request) -> web.Response:
+    holder = request.app.get(ESCALATIONS)
+    if holder is None or holder.service is None:
+        return json_error(503, "Escalation is not available on this server.")
+    try:
+        esc = await holder.service.get(request.match_info["id"])
+    except NotFound:
+        return json_error(404, "No such escalation.")
+    return web.json_response({"escalation": _escalation_json(esc)})
 
 
 def _static(name: str):
@@ -110,4 +182,5 @@ def mount(app: web.Application) -> None:
         app.router.add_get(route, _static(name))
     app.router.add_get("/api/schools", schools)
     app.router.add_post("/api/ask", ask)
-    # --- escalation (issue 5): POST /api/escalate, behind the same guard, goes here ---
+    app.router.add_post("/api/escalate", escalate)
+    app.router.add_get("/api/escalations/{id}", escalation_status)

@@ -103,6 +103,17 @@ class Settings:
     # Seconds a SIGTERM/SIGINT shutdown waits for answers in flight.
     shutdown_grace_seconds: float = 10.0
     # --- slack (issue 6) ---
+    # SLACK_SIGNING_SECRET / SLACK_BOT_TOKEN: both set turns the Slack app on (HTTP at /slack/events).
+    slack_signing_secret: str = field(default="", repr=False)
+    slack_bot_token: str = field(default="", repr=False)
+    # SLACK_APP_TOKEN (xapp-...): when set, Slack events arrive over Socket Mode (no public URL needed).
+    slack_app_token: str = field(default="", repr=False)
+    # SLACK_TEAM_SCHOOLS: "T123=kingsmead,T456:C789=tsat" (team id, optionally :channel id, = school slug).
+    slack_team_schools: str = ""
+    # SLACK_API_URL: the Web API base (tests point it at a fake server on loopback).
+    slack_api_url: str = "https://slack.com/api/"
+    # SLACK_API_RETRIES: retries of a Web API call after 429 (honouring Retry-After), 5xx or a connection error.
+    slack_api_retries: int = 3
     # --- teams (issue 7) ---
     # --- escalations (issue 5) ---
     # DATABASE_URL: PostgreSQL for the escalation store (several bot processes); empty: SQLite at db_path.
@@ -176,6 +187,12 @@ def from_env(env: dict | None = None) -> Settings:
         rate_limit_per_minute=_int(env, "POLICYBOT_RATE_LIMIT", Settings.rate_limit_per_minute, 1, 10**6),
         shutdown_grace_seconds=_float(env, "POLICYBOT_SHUTDOWN_GRACE", Settings.shutdown_grace_seconds, 0.0, 3600.0),
         # --- slack (issue 6) ---
+        slack_signing_secret=env.get("SLACK_SIGNING_SECRET", "").strip(),
+        slack_bot_token=env.get("SLACK_BOT_TOKEN", "").strip(),
+        slack_app_token=env.get("SLACK_APP_TOKEN", "").strip(),
+        slack_team_schools=env.get("SLACK_TEAM_SCHOOLS", "").strip(),
+        slack_api_url=env.get("SLACK_API_URL", "").strip() or Settings.slack_api_url,
+        slack_api_retries=_int(env, "SLACK_API_RETRIES", Settings.slack_api_retries, 0, 10),
         # --- teams (issue 7) ---
         # --- escalations (issue 5) ---
         database_url=env.get("DATABASE_URL", ""),

@@ -139,13 +139,69 @@ function clauseBlock(c) {
       STANCE_WORDS[c.stance] && STANCE_WORDS[c.stance] !== c.stance ? ` (${STANCE_WORDS[c.stance]})` : ""));
 }
 
-// --- escalation (issue 5): the "Ask <lead>" button. Shown only when /api/schools says
-// can_escalate for this school; the escalation issue wires the click to its endpoint. ---
+// --- escalations: "Ask <lead>", the reference of an escalated question, and the lead's
+// answer when it comes (the page polls GET /api/escalations/{id}). ---
+const CLIENT_KEY = "policybot.client";
+const POLL_MS = 15000;
+
+function clientId() {
+  let id = sessionStorage.getItem(CLIENT_KEY);
+  if (!id) {
+    id = Array.from(crypto.getRandomValues(new Uint8Array(12)), (b) => b.toString(16).padStart(2, "0")).join("");
+    sessionStorage.setItem(CLIENT_KEY, id);
+  }
+  return id;
+}
+
+function escalationNote(esc) {
+  const note = el("div", { class: "escalation" });
+  note.append(el("p", { class: "escalation-ref" },
+    `Sent to ${esc.lead}${esc.urgent ? ", marked urgent" : ""}. Reference ${esc.id}. ` +
+    "Their answer will appear here."));
+  const answer = el("div", { class: "lead-answer", hidden: true });
+  note.append(answer);
+  pollEscalation(esc.id, answer);
+  return note;
+}
+
+async function pollEscalation(id, slot) {
+  try {
+    const response = await api(`/api/escalations/${encodeURIComponent(id)}`);
+    if (response.ok) {
+      const esc = (await response.json()).escalation;
+      if (esc.answer) {
+        slot.hidden = false;
+        slot.replaceChildren(el("p", { class: "badge" }, `Answer from ${esc.answered_by || esc.lead}`),
+                             ...paragraphs(esc.answer));
+        return;
+      }
+    }
+  } catch (e) { /* the server may be restarting: try again later */ }
+  setTimeout(() => pollEscalation(id, slot), POLL_MS);
+}
+
 function escalationSlot(school, data) {
   const slot = el("div", { class: "escalate-slot" });
+  if (data.escalation) {
+    slot.append(escalationNote(data.escalation));
+    return slot;
+  }
   if (!school || !school.can_escalate || data.decision === "urgent") return slot;
   const button = el("button", { type: "button", class: "ask-lead" }, `Ask ${leadDisplay(data.lead)}`);
-  button.disabled = true;  // wired by the escalation issue
+  button.addEventListener("click", async () => {
+    button.disabled = true;
+    try {
+      const response = await api("/api/escalate", {
+        method: "POST", headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ school: data.school, question: data.question, client: clientId() }),
+      });
+      if (!response.ok) throw new Error(await errorMessage(response));
+      slot.replaceChildren(escalationNote((await response.json()).escalation));
+    } catch (e) {
+      button.disabled = false;
+      slot.append(el("p", { class: "error" }, e.message || "Could not send it; please try again."));
+    }
+  });
   slot.append(button);
   return slot;
 }
@@ -205,9 +261,9 @@ async function ask(event) {
   try {
     const response = await api("/api/ask", {
       method: "POST", headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ school: slug, question }),
+      body: JSON.stringify({ school: slug, question, client: clientId() }),
     });
-    addMessage(response.ok ? renderAnswer(await response.json())
+    addMessage(response.ok ? renderAnswer({ ...(await response.json()), question })
                            : el("p", { class: "msg bot error" }, await errorMessage(response)));
   } catch (e) {
     addMessage(el("p", { class: "msg bot error" }, "Cannot reach the server; please try again."));

@@ -1,0 +1,135 @@
+"""Answers one stored question: school from the mapping, decision from the core, reply to Slack.
+
+Why separate from the Bolt listeners: the same path serves a fresh event (after the ack) and a
+question replayed from the inbox after a restart, and it marks the question answered only once
+Slack has the reply, so a crash in between means answering again, never losing it.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.runtime import BotRuntime, NotReady
+from bot.answer import ESCALATE, URGENT, Answer, QuestionError
+from bot.escalations.model import Asker
+
+from . import blocks as bk
+from .inbox import Inbox, InboxItem
+from .mapping import SchoolMap
+
+log = logging.getLogger("policybot.slack")
+
+NOT_SET_UP = ("policybot isn't set up for this workspace or channel yet, so I can't answer here. "
+              "Ask whoever runs policybot to add it to SLACK_TEAM_SCHOOLS.")
+NOT_READY = "policybot couldn't load its policies just now; your question is kept and will be answered on restart."
+# How long a question waits for the bot to finish loading at start (polls, never busy-waits).
+READY_POLLS, READY_POLL_SECONDS = 1200, 0.05
+
+
+@dataclass
+class SlackAnswerer:
+    runtime: BotRuntime
+    inbox: Inbox
+    client: AsyncWebClient
+    schools: SchoolMap
+    log_questions: bool = False
+    # The escalation service once the lead wires it (see channel.SLACK_ADAPTER); None: not wired.
+    escalations: Any = None
+    _inflight: set[int] = field(default_factory=set)
+
+    def school_of(self, item: InboxItem) -> str | None:
+        return self.schools.school_for(item.team, item.channel)
+
+    async def answer_for(self, item: InboxItem) -> Answer | None:
+        school = self.school_of(item)
+        if school is None:
+            return None
+        for _ in range(READY_POLLS):
+            if self.runtime.ready or self.runtime.failure:
+                break
+            await asyncio.sleep(READY_POLL_SECONDS)
+        return await self.runtime.answer(school, item.question)
+
+    async def handle(self, item: InboxItem) -> bool:
+        """Answer and mark answered; False (left pending for the next start) if Slack or the bot failed."""
+        if item.id in self._inflight:
+            return False
+        self._inflight.add(item.id)
+        try:
+            return await self._handle(item)
+        finally:
+            self._inflight.discard(item.id)
+
+    async def _handle(self, item: InboxItem) -> bool:
+        try:
+            answer = await self.answer_for(item)
+        except QuestionError as exc:
+            await self.reply(item, str(exc), bk.notice_blocks(str(exc)))
+            await self.inbox.mark_answered(item.id)
+            log.info("slack question refused: inbox=%s team=%s channel=%s", item.id, item.team, item.channel)
+            return True
+        except NotReady:
+            log.error("slack question not answered (bot not ready): inbox=%s", item.id)
+            return False
+        if answer is None:
+            log.info("slack question from unmapped place: inbox=%s team=%s channel=%s",
+                     item.id, item.team, item.channel)
+            ok = await self.reply(item, NOT_SET_UP, bk.notice_blocks(NOT_SET_UP))
+        else:
+            if answer.decision in (ESCALATE, URGENT):
+                await self.escalate(item, answer)
+            extra = ([bk.button("Post to channel", bk.POST_TO_CHANNEL, str(item.id))]
+                     if item.kind == "command" and answer.decision != URGENT else None)
+            ok = await self.reply(item, bk.escape(bk.fallback_text(answer)),
+                                  bk.answer_blocks(answer, ref=str(item.id), extra_actions=extra))
+            log.info("slack answer: inbox=%s kind=%s team=%s channel=%s school=%s decision=%s reason=%s "
+                     "clauses=%s%s", item.id, item.kind, item.team, item.channel, answer.school, answer.decision,
+                     answer.reason, ",".join(c.clause_id for c in answer.citations),
+                     f" question={item.question!r}" if self.log_questions else "")
+        if ok:
+            await self.inbox.mark_answered(item.id)
+        return ok
+
+    def asker(self, item: InboxItem) -> Asker:
+        return Asker("slack", item.user, item.channel, "" if item.kind == "dm" else item.thread_ts)
+
+    async def escalate(self, item: InboxItem, answer: Answer, reason: str | None = None) -> str | None:
+        """Creates the escalation (dedupe key per Slack message, so a replay never escalates twice)."""
+        if self.escalations is None:
+            log.warning("slack: escalation service not wired; inbox=%s not escalated", item.id)
+            return None
+        esc = await self.escalations.escalate(answer, item.question, self.asker(item), reason=reason,
+                                              dedupe_key=f"slack:{item.team}:{item.channel}:{item.ts}"
+                                              + (":asked" if reason else ""))
+        return esc.id
+
+    async def reply(self, item: InboxItem, text: str, blocks: list[dict]) -> bool:
+        """Threaded in channels, plain in DMs, ephemeral for /policy. Errors left after the client's
+        own retries are logged (ids only) and leave the question pending."""
+        try:
+            if item.kind == "command":
+                await self.client.chat_postEphemeral(channel=item.channel, user=item.user, text=text,
+                                                      blocks=blocks)
+            else:
+                await self.client.chat_postMessage(
+                    channel=item.channel, text=text, blocks=blocks, unfurl_links=False, unfurl_media=False,
+                    thread_ts=item.thread_ts if item.kind == "mention" else None)
+            return True
+        except SlackApiError as exc:
+            log.error("slack reply failed: inbox=%s error=%s", item.id, exc.response.get("error"))
+        except Exception as exc:  # noqa: BLE001 - connection errors after retries: keep it pending
+            log.error("slack reply failed: inbox=%s error=%s", item.id, type(exc).__name__)
+        return False
+
+    async def replay(self) -> int:
+        """Answers what a previous run stored but never answered; returns how many were answered."""
+        done = 0
+        for item in await self.inbox.unanswered():
+            log.info("slack replay: inbox=%s kind=%s", item.id, item.kind)
+            done += await self.handle(item)
+        return done

@@ -1,0 +1,188 @@
+"""The Bolt AsyncApp and its listeners: thin glue between Slack's payloads and SlackAnswerer.
+
+Order matters for durability: a global middleware stores each question in the inbox before
+Bolt acknowledges the event (a duplicate is acknowledged and dropped right there); the listener,
+which Bolt runs after the ack, answers from the stored record. /policy stores, then acks.
+Request signatures are verified by channel.py before Bolt sees the request (so a bad request
+is logged by id, never with its body), hence request_verification_enabled=False here.
+"""
+from __future__ import annotations
+
+import logging
+import re
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.response import BoltResponse
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.escalations.model import ASKED_BY_USER, IllegalTransition, NotFound
+
+from . import blocks as bk
+from .answering import SlackAnswerer
+from .inbox import InboxItem
+from .notifier import ESC_ACK, ESC_ANSWER, ESC_ANSWER_VIEW, answer_modal
+
+log = logging.getLogger("policybot.slack")
+
+_MENTION = re.compile(r"<@([UW][A-Z0-9]+)(\|[^>]*)?>")
+
+
+def question_event(body: dict, bot_user_id: str | None) -> dict | None:
+    """The inbox fields for an event that asks the bot something, else None (other chatter,
+    edits, bots' own messages)."""
+    if body.get("type") != "event_callback":
+        return None
+    event = body.get("event") or {}
+    if event.get("bot_id") or event.get("subtype") or not event.get("user") or not event.get("ts"):
+        return None
+    text = event.get("text") or ""
+    if event.get("type") == "app_mention":
+        kind = "mention"
+    elif event.get("type") == "message" and event.get("channel_type") == "im":
+        kind = "dm"
+    elif event.get("type") == "message" and bot_user_id and f"<@{bot_user_id}" in text:
+        kind = "mention"  # the same @mention seen as a channel message: deduped by (channel, ts)
+    else:
+        return None
+    mine = bot_user_id or ""
+    words = _MENTION.sub(lambda m: "" if (m.group(1) == mine or kind == "mention" and not mine) else m.group(0), text)
+    return {"kind": kind, "team": body.get("team_id") or event.get("team") or "", "channel": event.get("channel", ""),
+            "user": event["user"], "ts": event["ts"], "thread_ts": event.get("thread_ts") or event["ts"],
+            "question": bk.unescape(words).strip(), "event_id": body.get("event_id")}
+
+
+def build_bolt_app(answerer: SlackAnswerer, client: AsyncWebClient, signing_secret: str) -> AsyncApp:
+    app = AsyncApp(client=client, signing_secret=signing_secret, request_verification_enabled=False,
+                   logger=logging.getLogger("policybot.slack.bolt"), process_before_response=False)
+    inbox = answerer.inbox
+
+    @app.middleware
+    async def store_before_ack(body: dict, context, next):
+        fields = question_event(body, context.get("bot_user_id"))
+        if fields is None:
+            return await next()
+        item, new = await inbox.record(**fields)
+        retry = context.get("retry_num")
+        if not new:
+            log.info("slack duplicate dropped: event=%s retry=%s", fields["event_id"], retry)
+            return BoltResponse(status=200, body="")
+        log.info("slack question stored: inbox=%s event=%s kind=%s retry=%s", item.id, fields["event_id"],
+                 fields["kind"], retry)
+        context["inbox_item"] = item
+        return await next()
+
+    async def answer_stored(context) -> None:
+        item: InboxItem | None = context.get("inbox_item")
+        if item is not None:
+            await answerer.handle(item)
+
+    app.event("app_mention")(answer_stored)
+    app.event("message")(answer_stored)
+
+    @app.command("/policy")
+    async def policy_command(ack, body: dict) -> None:
+        item, new = await inbox.record(
+            kind="command", team=body.get("team_id", ""), channel=body.get("channel_id", ""),
+            user=body.get("user_id", ""), ts="cmd-" + body.get("trigger_id", ""), thread_ts="",
+            question=(body.get("text") or "").strip())
+        await ack()
+        if new:
+            await answerer.handle(item)
+
+    async def stored_item(body: dict) -> InboxItem | None:
+        try:
+            return await inbox.get(int(body["actions"][0]["value"]))
+        except (KeyError, IndexError, ValueError):
+            return None
+
+    async def tell(body: dict, text: str) -> None:
+        await client.chat_postEphemeral(channel=body["channel"]["id"], user=body["user"]["id"],
+                                        text=bk.escape(text))
+
+    async def feedback(ack, body: dict, helpful: bool) -> None:
+        await ack()
+        item = await stored_item(body)
+        if item is None:
+            return
+        await inbox.add_feedback(item.id, body["user"]["id"], helpful)
+        log.info("slack feedback: inbox=%s helpful=%s", item.id, helpful)
+        await tell(body, "Thanks, your feedback is recorded.")
+
+    @app.action(bk.HELPFUL)
+    async def helpful(ack, body: dict) -> None:
+        await feedback(ack, body, True)
+
+    @app.action(bk.NOT_HELPFUL)
+    async def not_helpful(ack, body: dict) -> None:
+        await feedback(ack, body, False)
+
+    @app.action(bk.ASK_LEAD)
+    async def ask_lead(ack, body: dict) -> None:
+        await ack()
+        item = await stored_item(body)
+        if item is None:
+            return
+        answer = await answerer.answer_for(item)
+        if answer is None:
+            return
+        esc_id = await answerer.escalate(item, answer, reason=ASKED_BY_USER)
+        if esc_id:
+            log.info("slack asked lead: inbox=%s escalation=%s", item.id, esc_id)
+            await tell(body, f"Your question has gone to {answer.lead.display}. Their reply will appear here.")
+        else:
+            await tell(body, f"I can't pass questions on from here yet; please ask {answer.lead.display} directly.")
+
+    @app.action(bk.POST_TO_CHANNEL)
+    async def post_to_channel(ack, body: dict) -> None:
+        await ack()
+        item = await stored_item(body)
+        if item is None or item.user != body["user"]["id"]:
+            return
+        answer = await answerer.answer_for(item)
+        if answer is None:
+            return
+        blocks = [bk.context(f"<@{item.user}> asked with /policy: {bk.escape(item.question)}")]
+        blocks += bk.answer_blocks(answer, ref=str(item.id))
+        await client.chat_postMessage(channel=item.channel, text=bk.escape(bk.fallback_text(answer)),
+                                      blocks=blocks[: bk.MAX_BLOCKS], unfurl_links=False, unfurl_media=False)
+        log.info("slack posted to channel: inbox=%s channel=%s", item.id, item.channel)
+
+    register_lead_actions(app, answerer, client)
+    return app
+
+
+def register_lead_actions(app: AsyncApp, answerer: SlackAnswerer, client: AsyncWebClient) -> None:
+    """The lead's Acknowledge / Answer buttons on the escalation DM, and the answer modal."""
+
+    def who(body: dict) -> str:
+        user = body.get("user") or {}
+        return user.get("name") or user.get("username") or user.get("id", "")
+
+    @app.action(ESC_ACK)
+    async def acknowledge(ack, body: dict) -> None:
+        await ack()
+        if answerer.escalations is None:
+            return
+        esc_id = body["actions"][0]["value"]
+        try:
+            await answerer.escalations.acknowledge(esc_id, by=who(body))
+            note = "Acknowledged: reminders stop. Use Answer to reply to the asker."
+        except (IllegalTransition, NotFound) as exc:
+            note = str(exc)
+        await client.chat_postEphemeral(channel=body["channel"]["id"], user=body["user"]["id"], text=bk.escape(note))
+
+    @app.action(ESC_ANSWER)
+    async def open_answer(ack, body: dict) -> None:
+        await ack()
+        await client.views_open(trigger_id=body["trigger_id"], view=answer_modal(body["actions"][0]["value"]))
+
+    @app.view(ESC_ANSWER_VIEW)
+    async def submit_answer(ack, body: dict, view: dict) -> None:
+        text = (view["state"]["values"]["answer"]["text"].get("value") or "").strip()
+        if not text:
+            await ack(response_action="errors", errors={"answer": "Please type your answer."})
+            return
+        await ack()
+        if answerer.escalations is not None:
+            esc = await answerer.escalations.answer(view["private_metadata"], by=who(body), text=text)
+            log.info("slack lead answered: escalation=%s", esc.id)

@@ -1,0 +1,46 @@
+"""Block Kit rendering: limits, escaping, urgent answers never quote policy."""
+from __future__ import annotations
+
+import dataclasses
+import json
+
+from adapters.slack import blocks as bk
+from bot.answer import URGENT
+
+
+def test_answer_fits_slack_limits_with_buttons_kept(bundled_bot):
+    answer = bundled_bot.answer("tsat", "can I follow a parent back on insta?")
+    c = answer.citations[0]
+    many = tuple(dataclasses.replace(c, text="word " * 1500, clause_id=f"9.{i}") for i in range(60))
+    out = bk.answer_blocks(dataclasses.replace(answer, citations=many), ref="7")
+    assert len(out) <= bk.MAX_BLOCKS
+    for b in out:
+        if b["type"] == "section":
+            assert len(b["text"]["text"]) <= bk.MAX_SECTION
+    assert out[-1]["type"] == "actions"
+    assert all(len(e["text"]["text"]) <= bk.MAX_BUTTON for e in out[-1]["elements"])
+
+
+def test_echoed_question_and_clause_text_are_escaped(bundled_bot):
+    answer = bundled_bot.answer("tsat", "can I follow a parent back on insta?")
+    c = dataclasses.replace(answer.citations[0], text="see <https://x.example|here> & <!everyone>")
+    out = json.dumps(bk.answer_blocks(dataclasses.replace(answer, citations=(c,)),
+                                      question="<!channel> <!here> <@U123> <http://a.example> a & b"))
+    for markup in ("<!channel>", "<!here>", "<@U123>", "<http", "<!everyone>"):
+        assert markup not in out
+    assert "&lt;!channel&gt;" in out and "a &amp; b" in out
+
+
+def test_urgent_says_in_person_now_names_who_and_quotes_no_policy(bundled_bot):
+    answer = bundled_bot.answer("tsat", "a pupil has sent me a nude photo of another pupil, what do I do?")
+    assert answer.decision == URGENT
+    out = json.dumps(bk.answer_blocks(answer, ref="1"))
+    assert "in person now" in out and "marked urgent" in out
+    assert "section" not in out.replace('"type": "section"', "") and "actions" not in out
+
+
+def test_escalated_answer_says_who_it_went_to(bundled_bot):
+    answer = bundled_bot.answer("tsat", "what is the canteen menu on friday?")
+    assert answer.decision == "escalate"
+    out = json.dumps(bk.answer_blocks(answer, ref="1"))
+    assert "has gone to" in out and bk.escape(answer.lead.display) in out
