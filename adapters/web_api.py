@@ -71,7 +71,9 @@ def _display_fields(out: dict) -> dict:
     return out
 
 
-async def ask(request: web.Request) -> web.Response:
+async def _answer_request(request: web.Request):
+    """Reads {"school", "question"} and asks the core: (payload, question, answer), or the
+    error response to send. Shared by "ask" and "Ask <lead>" so both refuse the same things."""
     settings = request.app[SETTINGS]
     try:
         payload = await read_json_capped(request, settings.max_body_bytes)
@@ -87,7 +89,6 @@ async def ask(request: web.Request) -> web.Response:
         return json_error(400, "Please choose a school.")
     if question is None:
         return json_error(400, "Please type a question.")
-    started = time.perf_counter()
     try:
         answer = await request.app[RUNTIME].answer(school, question)
     except NotReady as exc:
@@ -96,9 +97,18 @@ async def ask(request: web.Request) -> web.Response:
         return json_error(404, str(exc))
     except QuestionError as exc:
         return json_error(400, str(exc))
+    return payload, question, answer
+
+
+async def ask(request: web.Request) -> web.Response:
+    started = time.perf_counter()
+    result = await _answer_request(request)
+    if isinstance(result, web.Response):
+        return result
+    payload, question, answer = result
     ms = (time.perf_counter() - started) * 1000
     request_id = request.get(REQUEST_ID, "-")
-    log_decision(request_id, answer, ms, question if settings.log_questions else None)
+    log_decision(request_id, answer, ms, question if request.app[SETTINGS].log_questions else None)
     out = _display_fields(answer_json(answer))
     if answer.decision in (ESCALATE, URGENT):
         out["escalation"] = await _escalate(request, answer, question, payload, None, f"web:{request_id}")
@@ -130,28 +140,14 @@ def _escalation_json(esc) -> dict:
 
 async def escalate(request: web.Request) -> web.Response:
     """"Ask <lead>": the asker wants a person, whatever the bot's confidence."""
-    settings = request.app[SETTINGS]
     holder = request.app.get(ESCALATIONS)
     if holder is None or holder.service is None:
         return json_error(503, "Escalation is not available on this server; please contact your "
                                "online-safety lead directly.")
-    try:
-        payload = await read_json_capped(request, settings.max_body_bytes)
-    except BodyTooLarge:
-        return json_error(413, "That request is too large; please ask a shorter question.")
-    except ValueError:
-        return json_error(400, 'Please send JSON like {"school": "slug", "question": "..."}.')
-    if not isinstance(payload, dict) or not isinstance(payload.get("school"), str):
-        return json_error(400, "Please choose a school.")
-    question = payload.get("question")
-    try:
-        answer = await request.app[RUNTIME].answer(payload["school"], question)
-    except NotReady as exc:
-        return _not_ready(exc)
-    except UnknownSchool as exc:
-        return json_error(404, str(exc))
-    except QuestionError as exc:
-        return json_error(400, str(exc))
+    result = await _answer_request(request)
+    if isinstance(result, web.Response):
+        return result
+    payload, question, answer = result
     reason = None if answer.decision == URGENT else ASKED_BY_USER
     out = await _escalate(request, answer, question, payload, reason, f"web:{request.get(REQUEST_ID, '-')}")
     return web.json_response({"escalation": out}, status=201)
