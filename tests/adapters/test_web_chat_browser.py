@@ -156,3 +156,31 @@ async def test_off_loopback_the_page_asks_for_the_token_once(page, serve_app, se
     await expect(page.locator("article.msg.bot .clause-id").first).to_have_text("5.4")
     await expect(page.locator("#token-form")).to_be_hidden()
     assert await page.evaluate("sessionStorage.getItem('policybot.token')") == "s3cret-token"
+
+
+async def test_ask_the_lead_then_see_the_leads_answer(page, serve_app, settings, tmp_path):
+    from playwright.async_api import expect
+
+    from adapters.escalation_wiring import ESCALATIONS
+
+    base, app = await serve_app(with_(settings, db_path=tmp_path / "esc.sqlite3", worker_poll_seconds=0.05),
+                                escalations=True)
+    await page.clock.install()  # the page polls every 15 s: the test moves the page's clock instead
+    await page.goto(f"{base}/")
+    await page.select_option("#school", "tsat")
+    await page.fill("#question", "can I follow a parent back on insta?")
+    await page.click("#ask-button")
+    button = page.locator("article.msg.bot button.ask-lead").first
+    await expect(button).to_contain_text("Ask")
+    await button.click()
+    ref = page.locator(".escalation-ref").first
+    await expect(ref).to_contain_text("Reference")
+    esc_id = (await ref.text_content()).split("Reference ")[1].split(".")[0]
+    service = app[ESCALATIONS].service
+    await service.acknowledge(esc_id, "Mrs Lead")
+    await service.answer(esc_id, "Mrs Lead", "Only from the school account, please.")
+    await page.clock.run_for(16000)
+    answer = page.locator(".lead-answer").first
+    await expect(answer).to_contain_text("Only from the school account")
+    await expect(answer).to_contain_text("Answer from Mrs Lead")
+    await page.screenshot(path=str(ARTIFACTS / "web-chat-escalation.png"), full_page=True)
