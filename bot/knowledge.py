@@ -40,6 +40,14 @@ class Contact:
         return {"name": self.name, "role": self.role, "email": self.email,
                 "slack_user_id": self.slack_user_id, "teams_user_id": self.teams_user_id}
 
+    @classmethod
+    def from_dict(cls, d: dict) -> "Contact":
+        return cls(**{k: d.get(k, "") or "" for k in ("role", "name", "email", "slack_user_id", "teams_user_id")})
+
+    def address(self, channel: str) -> str:
+        """This contact's address on a channel ('' when they have none there)."""
+        return {"email": self.email, "slack": self.slack_user_id, "teams": self.teams_user_id}.get(channel, "")
+
 
 @dataclass(frozen=True)
 class Clause:

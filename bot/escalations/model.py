@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
+from ..knowledge import Contact
+
 # Reasons an escalation exists (the Answer's reasons plus the asker's own button).
 LOW_CONFIDENCE, POLICY_SILENT, OUT_OF_SCOPE = "low_confidence", "policy_silent", "out_of_scope"
 ASKED_BY_USER, URGENT = "asked_by_user", "urgent"
@@ -73,32 +75,10 @@ class Asker:
     display_name: str = ""
 
 
-@dataclass(frozen=True)
-class ContactRef:
-    """A snapshot of a school contact taken when the escalation was made, so routing and the
-    answer's attribution do not change under it if the knowledge base is edited later."""
-
-    role: str
-    name: str = ""
-    email: str = ""
-    slack_user_id: str = ""
-    teams_user_id: str = ""
-
-    @property
-    def display(self) -> str:
-        return f"{self.name} ({self.role})" if self.name else f"the {self.role}"
-
-    def address(self, channel: str) -> str:
-        """This contact's address on a channel ('' when they have none there)."""
-        return {"email": self.email, "slack": self.slack_user_id, "teams": self.teams_user_id}.get(channel, "")
-
-    def as_dict(self) -> dict[str, str]:
-        return {"role": self.role, "name": self.name, "email": self.email,
-                "slack_user_id": self.slack_user_id, "teams_user_id": self.teams_user_id}
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "ContactRef":
-        return cls(**{k: d.get(k, "") or "" for k in ("role", "name", "email", "slack_user_id", "teams_user_id")})
+# The escalation keeps the school's Contact as it was when the question came in (a frozen
+# value stored with the record), so routing and attribution do not change under it if the
+# knowledge base is edited later.
+ContactRef = Contact
 
 
 @dataclass(frozen=True)

@@ -14,10 +14,9 @@ from typing import Callable
 
 from ..answer import URGENT as URGENT_DECISION
 from ..answer import Answer
-from ..knowledge import Contact
 from . import routing
 from .model import (ACKNOWLEDGED, ANSWER_TO_ASKER, ANSWERED, ASKED_BY_USER, CLOSED, REASONS, URGENT, Asker,
-                    Candidate, ContactRef, Escalation, OutboxMessage, check_transition)
+                    Candidate, Escalation, OutboxMessage, check_transition)
 from .notify import NotifierRegistry
 from .store import EscalationStore
 
@@ -27,11 +26,6 @@ log = logging.getLogger("policybot.escalations")
 def new_escalation_id() -> str:
     """Short enough to type in `policybot escalations ack ID`, random enough not to guess."""
     return "e" + uuid.uuid4().hex[:9]
-
-
-def _contact(c: Contact) -> ContactRef:
-    return ContactRef(role=c.role, name=c.name, email=c.email, slack_user_id=c.slack_user_id,
-                      teams_user_id=c.teams_user_id)
 
 
 def attribution(esc: Escalation, by: str) -> str:
@@ -73,7 +67,7 @@ class EscalationService:
             id=new_escalation_id(), school=answer.school, school_name=answer.school_name, asker=asker,
             question=question, reason=reason, urgent=urgent, concern=answer.concern,
             candidates=tuple(Candidate(c.clause_id, f"{c.policy}, {c.section}") for c in answer.citations),
-            lead=_contact(answer.lead), deputy=_contact(answer.deputy), dedupe_key=dedupe_key, created_at=now)
+            lead=answer.lead, deputy=answer.deputy, dedupe_key=dedupe_key, created_at=now)
         messages = routing.initial_messages(esc, self.registry.channels(), now)
         stored, created = await self.store.create(esc, messages)
         if created:
