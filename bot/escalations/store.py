@@ -99,6 +99,13 @@ def row_to_message(r: Mapping[str, Any]) -> OutboxMessage:
         last_error=r["last_error"], created_at=r["created_at"], sent_at=r["sent_at"], rerouted_to=r["rerouted_to"])
 
 
+
+def _select(table: str, **filters: str | None) -> tuple[str, list[str]]:
+    """SELECT * FROM table with an equality test for each filter given (None: no test)."""
+    given = {column: value for column, value in filters.items() if value}
+    where = " AND ".join(f"{column} = ?" for column in given)
+    return f"SELECT * FROM {table}" + (f" WHERE {where}" if where else ""), list(given.values())
+
 class EscalationStore(ABC):
     """The async interface the service, the worker and the CLI use; backends implement `_tx`,
     `_migrate` and `claim_due`."""
@@ -172,14 +179,7 @@ class EscalationStore(ABC):
 
     async def list(self, status: str | None = None, school: str | None = None, limit: int = 100) -> list[Escalation]:
         """Newest first."""
-        where, args = [], []
-        if status:
-            where.append("status = ?")
-            args.append(status)
-        if school:
-            where.append("school = ?")
-            args.append(school)
-        sql = "SELECT * FROM escalations" + (f" WHERE {' AND '.join(where)}" if where else "")
+        sql, args = _select("escalations", status=status, school=school)
         async with self._tx() as tx:
             rows = await tx.fetch(sql + " ORDER BY created_at DESC, id LIMIT ?", *args, limit)
         return [row_to_escalation(r) for r in rows]
@@ -239,14 +239,7 @@ class EscalationStore(ABC):
             return sum([await self._insert_message(tx, m) for m in messages])
 
     async def messages(self, escalation_id: str | None = None, status: str | None = None) -> list[OutboxMessage]:
-        where, args = [], []
-        if escalation_id:
-            where.append("escalation_id = ?")
-            args.append(escalation_id)
-        if status:
-            where.append("status = ?")
-            args.append(status)
-        sql = "SELECT * FROM outbox" + (f" WHERE {' AND '.join(where)}" if where else "")
+        sql, args = _select("outbox", escalation_id=escalation_id, status=status)
         async with self._tx() as tx:
             rows = await tx.fetch(sql + " ORDER BY created_at, id", *args)
         return [row_to_message(r) for r in rows]
