@@ -8,6 +8,7 @@ and should have been answered. The coefficients are data, kept beside the knowle
 """
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,8 @@ import numpy as np
 import yaml
 
 from .retrieval import SearchResult
+
+log = logging.getLogger(__name__)
 
 FEATURES = ("coverage", "normalised_score", "margin", "specificity", "phrase_match", "domain_gap")
 SEMANTIC_FEATURES = ("semantic_top", "semantic_margin", "agreement", "semantic_domain_gap")
@@ -74,6 +77,8 @@ class Calibration:
             return cls.default()
         data = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("modes", {}).get(mode)
         if not data:
+            # Not silent: an uncalibrated bot answers on coverage alone until `policybot calibrate`.
+            log.warning("%s has no %s calibration; confidence is the uncalibrated default", path, mode)
             return cls.default()
         weights = data.get("weights") or {}
         missing = [f for f in MODE_FEATURES[mode] if f not in weights]

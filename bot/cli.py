@@ -201,8 +201,7 @@ def _cmd_calibrate(args: argparse.Namespace, settings: config.Settings) -> int:
     models = {}
     for mode, bot in bots.items():
         ours = evaluate.run_bot(bot, items)
-        model = evaluate.fit_calibration(ours, MODE_FEATURES[mode])
-        confidences = evaluate.out_of_fold_confidences(ours, MODE_FEATURES[mode])
+        model, confidences = evaluate.fit_calibration(ours, MODE_FEATURES[mode])
         print(f"{_MODE_LABELS[mode]}: threshold chosen on out-of-fold confidences: {model.threshold:.2f}")
         print(evaluate.summary({"5-fold cross-validated at that threshold (each question scored by models fitted "
                                 "without it)": evaluate.with_confidences(ours, confidences, model.threshold)}))

@@ -180,12 +180,14 @@ def cross_validated(bot: PolicyBot, outcomes: list[Outcome]) -> list[Outcome]:
     return with_confidences(outcomes, out_of_fold_confidences(outcomes, bot.calibration.features), bot.threshold)
 
 
-def fit_calibration(outcomes: list[Outcome], features: tuple[str, ...]) -> Calibration:
-    """The model on all questions, with the threshold chosen on out-of-fold confidences."""
+def fit_calibration(outcomes: list[Outcome], features: tuple[str, ...]) -> tuple[Calibration, dict[str, float]]:
+    """The model on all questions, with the threshold chosen on out-of-fold confidences
+    (returned too, so the caller can report them without refitting every fold)."""
     x, y, _ = labels_for_calibration(outcomes, features)
     model = fit_logistic(x, y, features)
-    threshold = choose_threshold(outcomes, out_of_fold_confidences(outcomes, features))
-    return Calibration(features, model.weights, model.bias, "fitted", threshold)
+    confidences = out_of_fold_confidences(outcomes, features)
+    threshold = choose_threshold(outcomes, confidences)
+    return Calibration(features, model.weights, model.bias, "fitted", threshold), confidences
 
 
 _COLUMNS = (("answered_correct", "ans-ok"), ("recall@1", "R@1"), ("recall@3", "R@3"),

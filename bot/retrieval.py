@@ -218,8 +218,7 @@ class BM25Retriever:
         top = order[0]
         ceiling = index.ceiling(query)
         normalised = float(scores[top]) / ceiling if ceiling > 0 else 0.0
-        others = [float(scores[i]) for i in range(len(scores)) if i != top]
-        runner_up = max(others) if others else 0.0
+        runner_up = float(np.delete(scores, top).max()) if len(scores) > 1 else 0.0
         s1 = float(scores[top])
         margin = (s1 - runner_up) / s1 * normalised if s1 > 0 else 0.0
         phrase = max(index.phrase_match(i, query) for i in order[:3])

@@ -73,6 +73,6 @@ class SemanticScorer:
 
     def scores(self, school: str, question: str) -> SemanticScores:
         q = self.encoder.encode([question])[0]
-        own = self._schools[school].scores(q)
-        domain = max(float(s.scores(q).max()) for s in self._schools.values() if s.n_clauses)
-        return SemanticScores(own, max(domain, float(own.max()) if len(own) else -1.0))
+        by_school = {slug: vectors.scores(q) for slug, vectors in self._schools.items()}
+        domain = max((float(s.max()) for s in by_school.values() if len(s)), default=-1.0)
+        return SemanticScores(by_school[school], domain)
