@@ -230,6 +230,12 @@ def _cmd_worker(args: argparse.Namespace, settings: config.Settings) -> int:
     return worker_main(settings)
 
 
+def _cmd_teams_package(args: argparse.Namespace, settings: config.Settings) -> int:
+    from adapters.teams.package import run
+
+    return run(args)
+
+
 def _add_escalation_commands(sub) -> None:
     """`escalations ...` (the lead's CLI) and `worker` (the outbox/routing worker), issue 5."""
     from .escalations.cli import add_parser
@@ -287,6 +293,18 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(func=_cmd_serve)
     # --- escalation commands (issue 5) ---
     _add_escalation_commands(sub)
+    # --- teams app package (issue 7) ---
+    tp = sub.add_parser("teams-package", help="build the Teams app package (manifest.json + icons) to upload")
+    tp.add_argument("--out", default="policybot-teams.zip", help="where to write the zip (default: %(default)s)")
+    tp.add_argument("--app-id", help="the bot's Microsoft App ID (default: MICROSOFT_APP_ID)")
+    tp.add_argument("--name", default="policybot", help="the app's name in Teams, up to 30 characters")
+    tp.add_argument("--host", help="the bot's public host, e.g. policybot.school.org (validDomains, default links)")
+    tp.add_argument("--developer", default="policybot", help="developer name shown on the app's About page")
+    tp.add_argument("--website-url", help="developer website (default: https://HOST/)")
+    tp.add_argument("--privacy-url", help="privacy notice (default: the website)")
+    tp.add_argument("--terms-url", help="terms of use (default: the website)")
+    tp.add_argument("--app-version", help="the app's version; raise it for each new upload (default: policybot's)")
+    tp.set_defaults(func=_cmd_teams_package)
     return parser
 
 

@@ -1,0 +1,158 @@
+"""Settings -> the Teams `Channel` for `policybot serve`: route, store, answerer, notifier.
+
+When Teams is on: MICROSOFT_APP_ID set (with its password, or a managed identity), or
+POLICYBOT_TEAMS_EMULATOR=1 for the Bot Framework Emulator on this machine. An endpoint with no
+app id accepts unauthenticated requests, so anything that looks like a half-configured
+production bot (a password or a tenant mapping but no app id, or emulator mode off loopback or
+with an app id) stops the start with a ConfigError saying why, instead of running open.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from typing import AsyncIterator
+
+from aiohttp import web
+
+from adapters.appkeys import RUNTIME
+from adapters.escalation_wiring import ESCALATION_CONSUMERS
+from adapters.place_mapping import load as load_mapping
+from adapters.request_log import REQUEST_ID
+from adapters.server import Channel
+from adapters.web_security import is_loopback
+from bot.config import ConfigError, Settings
+
+from .answering import TeamsAnswerer
+from .delivery import RetryingSender
+from .framework import BotFramework, KeysUnavailable
+from .model import BadActivity, Unauthorized
+from .notifier import register_teams_notifier
+from .store import TeamsStore
+
+log = logging.getLogger("policybot.teams")
+
+MESSAGES_PATH = "/api/messages"
+VARIABLE = "TEAMS_TENANT_SCHOOLS"
+OFF_BECAUSE = "set MICROSOFT_APP_ID and MICROSOFT_APP_PASSWORD, or POLICYBOT_TEAMS_EMULATOR=1 for the Emulator"
+# Activities are small; a card submit with a long answer is the largest we expect.
+MAX_ACTIVITY_BYTES = 256 * 1024
+PURGE_EVERY_SECONDS = 3600
+TEAMS_ADAPTER = web.AppKey("teams_adapter", TeamsAnswerer)
+
+
+def check(settings: Settings) -> bool:
+    """True when Teams should be on; ConfigError when the settings are unsafe or incomplete."""
+    s = settings
+    if s.teams_emulator:
+        if s.microsoft_app_id:
+            raise ConfigError("POLICYBOT_TEAMS_EMULATOR=1 runs /api/messages without authentication; "
+                              "it cannot be combined with MICROSOFT_APP_ID. Unset one of them.")
+        if not is_loopback(s.host):
+            raise ConfigError(f"POLICYBOT_TEAMS_EMULATOR=1 is for the Emulator on this machine only, but the "
+                              f"server binds to {s.host}; bind to 127.0.0.1 or configure MICROSOFT_APP_ID.")
+        return True
+    if not s.microsoft_app_id:
+        stray = [n for n, v in (("MICROSOFT_APP_PASSWORD", s.microsoft_app_password),
+                                ("MICROSOFT_APP_TENANT_ID", s.microsoft_app_tenant_id),
+                                (VARIABLE, s.teams_tenant_schools)) if v]
+        if stray:
+            raise ConfigError(f"{', '.join(stray)} set but MICROSOFT_APP_ID is not: Teams would run without "
+                              "authentication. Set MICROSOFT_APP_ID (or POLICYBOT_TEAMS_EMULATOR=1 for local "
+                              "Emulator testing only).")
+        return False
+    if s.microsoft_app_type != "UserAssignedMSI" and not s.microsoft_app_password:
+        raise ConfigError(f"MICROSOFT_APP_ID is set but MICROSOFT_APP_PASSWORD is not "
+                          f"(MICROSOFT_APP_TYPE={s.microsoft_app_type}).")
+    if s.microsoft_app_type != "MultiTenant" and not s.microsoft_app_tenant_id:
+        raise ConfigError(f"MICROSOFT_APP_TYPE={s.microsoft_app_type} needs MICROSOFT_APP_TENANT_ID.")
+    return True
+
+
+def teams_channel(settings: Settings, *, credentials_factory=None, retry_base_seconds: float = 0.5) -> Channel:
+    """`credentials_factory` (a Bot Framework ServiceClientCredentialsFactory) and the retry base
+    are for tests; production uses the SDK's factory built from the settings."""
+    if not check(settings):
+        return Channel("teams", None, OFF_BECAUSE)
+    schools = load_mapping(settings.teams_tenant_schools, VARIABLE, settings.knowledge_dir,
+                           allow_wildcard=settings.teams_emulator)
+    if not schools.slugs():
+        log.warning("teams: %s is empty, so every tenant will be told policybot is not set up", VARIABLE)
+
+    def mount(app: web.Application) -> None:
+        framework = BotFramework(settings, credentials_factory=credentials_factory)
+        store = TeamsStore(settings.db_path)
+        send = RetryingSender(framework.send, retries=settings.teams_api_retries, base_seconds=retry_base_seconds)
+        answerer = TeamsAnswerer(app[RUNTIME], store, send, schools, settings.log_questions)
+        app[TEAMS_ADAPTER] = answerer
+        app.router.add_post(MESSAGES_PATH, _endpoint(framework, answerer))
+        if ESCALATION_CONSUMERS in app:
+            def use(service, registry) -> None:
+                answerer.escalations = service
+                register_teams_notifier(registry, store, send)
+            app[ESCALATION_CONSUMERS].append(use)
+        app.cleanup_ctx.append(_lifecycle(store, answerer, settings))
+
+    where = MESSAGES_PATH + (" (Emulator mode: no authentication, loopback only)" if settings.teams_emulator else "")
+    return Channel("teams", mount, where=where)
+
+
+def _endpoint(framework: BotFramework, answerer: TeamsAnswerer):
+    async def messages(request: web.Request) -> web.StreamResponse:
+        rid = request.get(REQUEST_ID, "-")
+        if request.content_length is not None and request.content_length > MAX_ACTIVITY_BYTES:
+            return web.json_response({"error": "activity too large"}, status=413)
+        body = await request.content.read(MAX_ACTIVITY_BYTES + 1)
+        if len(body) > MAX_ACTIVITY_BYTES:
+            return web.json_response({"error": "activity too large"}, status=413)
+        try:
+            payload = json.loads(body.decode("utf-8"))
+            if not isinstance(payload, dict):
+                raise ValueError("not an object")
+            invoke = await framework.receive(payload, request.headers.get("Authorization", ""), answerer.receive)
+        except (ValueError, BadActivity):  # json and unicode errors are ValueErrors
+            return web.json_response({"error": "not a Bot Framework activity"}, status=400)
+        except Unauthorized as exc:
+            # ids only: a rejected body may hold a question naming a child
+            log.warning("teams: rejected request (%s): request=%s", exc, rid)
+            return web.json_response({"error": "unauthorized"}, status=401)
+        except KeysUnavailable as exc:
+            log.error("teams: cannot check tokens, signing keys unavailable (%s): request=%s", exc, rid)
+            return web.json_response({"error": "try again later"}, status=503, headers={"Retry-After": "10"})
+        if invoke is not None:
+            return web.json_response(invoke)
+        return web.Response(status=200)
+
+    return messages
+
+
+def _lifecycle(store: TeamsStore, answerer: TeamsAnswerer, settings: Settings):
+    """Opens the store; answers in the background what a previous run left pending; purges
+    question text past the retention period at start and hourly."""
+
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        await asyncio.to_thread(store.open)
+        replay = asyncio.create_task(answerer.replay(), name="teams-replay")
+        purge = asyncio.create_task(_purge_loop(store, settings.retention_days), name="teams-purge")
+        yield
+        for task in (replay, purge):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await answerer.drain()
+        store.close()
+
+    return lifecycle
+
+
+async def _purge_loop(store: TeamsStore, retention_days: float) -> None:
+    while True:
+        try:
+            purged = await store.purge(retention_days)
+            if purged:
+                log.info("teams: question text of %d handled activities removed (retention %s days)",
+                         purged, retention_days)
+        except Exception as exc:  # noqa: BLE001 - a failed purge is retried next hour, never fatal
+            log.error("teams: retention purge failed: %s", type(exc).__name__)
+        await asyncio.sleep(PURGE_EVERY_SECONDS)
