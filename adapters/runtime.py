@@ -38,6 +38,7 @@ class BotRuntime:
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="answer")
         self._bot: PolicyBot | None = None
         self.failure: str = ""
+        self._settled = asyncio.Event()  # set once load() has finished, either way
 
     @property
     def bot(self) -> PolicyBot:
@@ -49,9 +50,24 @@ class BotRuntime:
     def ready(self) -> bool:
         return self._bot is not None
 
+    async def wait_loaded(self, timeout: float = 60.0) -> bool:
+        """For channels answering stored questions at start: wait (without polling) until the
+        bot has loaded or failed to; True when it is ready."""
+        try:
+            await asyncio.wait_for(self._settled.wait(), timeout)
+        except asyncio.TimeoutError:
+            pass
+        return self.ready
+
     async def load(self) -> None:
         """Build the bot on a worker thread; a failure is kept as the readiness reason, not raised,
         so /healthz and /readyz keep answering and say what went wrong."""
+        try:
+            await self._load()
+        finally:
+            self._settled.set()
+
+    async def _load(self) -> None:
         started = time.perf_counter()
         try:
             bot = await asyncio.get_running_loop().run_in_executor(self._pool, self._factory, self.settings)

@@ -53,11 +53,6 @@ class Channel:
 
 CHANNELS = web.AppKey("channels", list)
 
-# Until their issues land, Slack and Teams are reported with the variables that will turn
-# them on; those issues replace these with real channels (settings in bot/config.py).
-SLACK_PLACEHOLDER = Channel("slack", None, "set SLACK_SIGNING_SECRET and SLACK_BOT_TOKEN")
-TEAMS_PLACEHOLDER = Channel("teams", None, "set MICROSOFT_APP_ID and MICROSOFT_APP_PASSWORD")
-
 
 def web_chat_channel(settings: Settings) -> Channel:
     decision = web_chat_decision(settings)
@@ -67,8 +62,10 @@ def web_chat_channel(settings: Settings) -> Channel:
 
 
 def default_channels(settings: Settings) -> list[Channel]:
-    from .slack.channel import slack_channel  # here, not at the top: the Slack channel imports Channel from this module
-    return [slack_channel(settings), TEAMS_PLACEHOLDER, web_chat_channel(settings)]
+    # Imported here, not at the top: the channels import Channel from this module.
+    from .slack.channel import slack_channel
+    from .teams.channel import teams_channel
+    return [slack_channel(settings), teams_channel(settings), web_chat_channel(settings)]
 
 
 def create_app(settings: Settings, *, factory: BotFactory = build_bot,

@@ -19,6 +19,9 @@ from aiohttp import web
 from bot.config import Settings
 
 API_PREFIX = "/api/"
+# Bot Framework's endpoint sits under /api/ by convention but has its own authentication (the
+# channel's signed token), and Teams' servers share addresses: not the web chat's guard.
+NOT_WEB_CHAT = frozenset({"/api/messages"})
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -105,7 +108,7 @@ def api_guard(settings: Settings, limiter: RateLimiter, token_required: bool):
 
     @web.middleware
     async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if not request.path.startswith(API_PREFIX):
+        if not request.path.startswith(API_PREFIX) or request.path in NOT_WEB_CHAT:
             return await handler(request)
         wait = limiter.take(request.remote or "unknown")
         if wait:

@@ -14,6 +14,9 @@ from .embedding import VARIANTS, default_cache_dir
 from .knowledge import bundled_knowledge_dir
 
 
+APP_TYPES = ("MultiTenant", "SingleTenant", "UserAssignedMSI")
+
+
 class ConfigError(ValueError):
     """A setting has a value that cannot be used; the message names the variable."""
 
@@ -115,6 +118,24 @@ class Settings:
     # SLACK_API_RETRIES: retries of a Web API call after 429 (honouring Retry-After), 5xx or a connection error.
     slack_api_retries: int = 3
     # --- teams (issue 7) ---
+    # MICROSOFT_APP_ID / MICROSOFT_APP_PASSWORD: the Azure Bot registration; set, they turn Teams on at /api/messages.
+    microsoft_app_id: str = ""
+    microsoft_app_password: str = field(default="", repr=False)
+    # MICROSOFT_APP_TENANT_ID: the bot's own Entra tenant (required for SingleTenant and UserAssignedMSI).
+    microsoft_app_tenant_id: str = ""
+    # MICROSOFT_APP_TYPE: MultiTenant, SingleTenant or UserAssignedMSI (managed identity: no password).
+    microsoft_app_type: str = "MultiTenant"
+    # POLICYBOT_TEAMS_EMULATOR: run /api/messages with no app id and no authentication, for the Bot
+    # Framework Emulator on this machine only (refused with an app id set or off loopback).
+    teams_emulator: bool = False
+    # TEAMS_TENANT_SCHOOLS: "tenant=kingsmead,tenant:19:abc@thread.tacv2=tsat" (tenant id, optionally
+    # :team or :channel id, = school slug). In emulator mode "*=slug" serves the Emulator's tenant-less chats.
+    teams_tenant_schools: str = ""
+    # TEAMS_API_RETRIES: retries of a Bot Connector call after 429/412/502/504 or a connection error.
+    teams_api_retries: int = 4
+    # TEAMS_OPENID_METADATA_URL: where the channel's token signing keys are published (empty: the
+    # public cloud's; set for a sovereign cloud, or by tests to a loopback server).
+    teams_openid_metadata_url: str = ""
     # --- escalations (issue 5) ---
     # DATABASE_URL: PostgreSQL for the escalation store (several bot processes); empty: SQLite at db_path.
     database_url: str = ""
@@ -194,6 +215,14 @@ def from_env(env: dict | None = None) -> Settings:
         slack_api_url=env.get("SLACK_API_URL", "").strip() or Settings.slack_api_url,
         slack_api_retries=_int(env, "SLACK_API_RETRIES", Settings.slack_api_retries, 0, 10),
         # --- teams (issue 7) ---
+        microsoft_app_id=env.get("MICROSOFT_APP_ID", "").strip(),
+        microsoft_app_password=env.get("MICROSOFT_APP_PASSWORD", "").strip(),
+        microsoft_app_tenant_id=env.get("MICROSOFT_APP_TENANT_ID", "").strip(),
+        microsoft_app_type=_choice(env, "MICROSOFT_APP_TYPE", Settings.microsoft_app_type, APP_TYPES),
+        teams_emulator=_bool(env, "POLICYBOT_TEAMS_EMULATOR", False),
+        teams_tenant_schools=env.get("TEAMS_TENANT_SCHOOLS", "").strip(),
+        teams_api_retries=_int(env, "TEAMS_API_RETRIES", Settings.teams_api_retries, 0, 10),
+        teams_openid_metadata_url=env.get("TEAMS_OPENID_METADATA_URL", "").strip(),
         # --- escalations (issue 5) ---
         database_url=env.get("DATABASE_URL", ""),
         db_path=Path(env.get("POLICYBOT_DB_PATH") or Settings.db_path),

@@ -47,7 +47,7 @@ def test_serve_answers_healthz_logs_channels_and_exits_cleanly_on_sigterm():
     assert proc.returncode == 0, err
     lines = err.splitlines()
     assert "slack: off (set SLACK_SIGNING_SECRET and SLACK_BOT_TOKEN)" in lines
-    assert "teams: off (set MICROSOFT_APP_ID and MICROSOFT_APP_PASSWORD)" in lines
+    assert "teams: off (set MICROSOFT_APP_ID and MICROSOFT_APP_PASSWORD, or POLICYBOT_TEAMS_EMULATOR=1 for the Emulator)" in lines
     assert f"web chat: on at http://127.0.0.1:{port}/" in lines
     assert any(line.startswith("request ") and "path=/healthz status=200" in line for line in lines)
     assert "stopped" in lines

@@ -138,7 +138,7 @@ async def test_web_chat_on_loopback_serves_page_and_assets(serve_app, client, se
         assert "innerHTML" not in await resp.text()
     lines = [c.status_line(base) for c in app[CHANNELS]]
     assert lines == ["slack: off (set SLACK_SIGNING_SECRET and SLACK_BOT_TOKEN)",
-                     "teams: off (set MICROSOFT_APP_ID and MICROSOFT_APP_PASSWORD)",
+                     "teams: off (set MICROSOFT_APP_ID and MICROSOFT_APP_PASSWORD, or POLICYBOT_TEAMS_EMULATOR=1 for the Emulator)",
                      f"web chat: on at {base}/"]
 
 
