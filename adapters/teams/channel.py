@@ -141,7 +141,9 @@ def _lifecycle(store: TeamsStore, answerer: TeamsAnswerer, settings: Settings):
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await answerer.drain()
-        store.close()
+        # Off the loop: a cancelled write may still be waiting on SQLite's lock in a worker thread,
+        # and the escalation store sharing the file needs the loop to commit and release it.
+        await asyncio.to_thread(store.close)
 
     return lifecycle
 
