@@ -2,10 +2,11 @@
 loopback. A valid channel token is answered; a missing, forged, expired, unknown-key,
 wrong-audience or wrong-service-URL token gets 401 and the bot code never runs.
 
-How botbuilder-python tests this (botframework-connector's tests/test_auth.py): it validates
-real tokens against the live login.botframework.com metadata, which needs the internet. Here the
-same validation code reads the keys from a local OpenID server (TEAMS_OPENID_METADATA_URL), and
-tokens are signed with a key generated per test run.
+How botbuilder-python tests this (libraries/botframework-connector/tests/test_auth.py): it
+validates recorded channel tokens, with expiry switched off, against the live
+login.botframework.com signing keys, and gets fresh ones with MicrosoftAppCredentials; both need
+the internet. Here the same SDK validation code reads its keys from a local OpenID server
+(TEAMS_OPENID_METADATA_URL), tokens are signed with a key generated per run, and expiry is on.
 """
 from __future__ import annotations
 
