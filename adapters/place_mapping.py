@@ -39,12 +39,15 @@ class PlaceMap:
     def slugs(self) -> set[str]:
         return set(self.orgs.values()) | set(self.places.values())
 
-    def schools_of(self, org: str) -> set[str]:
-        """Every school mapped anywhere in `org` (an App Home or install greeting lists them)."""
-        found = {slug for (o, _), slug in self.places.items() if o == org}
-        if org in self.orgs:
-            found.add(self.orgs[org])
-        return found
+    def places_in(self, org: str | None) -> list[tuple[str, str | None]]:
+        """Every (school, place) `org` maps to: its organisation-wide entry (place None) first,
+        then its place entries by place id. Empty: the organisation is not set up."""
+        out: list[tuple[str, str | None]] = []
+        if org and org in self.orgs:
+            out.append((self.orgs[org], None))
+        out += [(slug, place) for (o, place), slug in sorted(self.places.items()) if o == org]
+        return out
+
 
 
 def parse(raw: str, variable: str, *, allow_wildcard: bool = False) -> PlaceMap:

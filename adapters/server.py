@@ -52,6 +52,7 @@ class Channel:
 
 
 CHANNELS = web.AppKey("channels", list)
+LISTEN_BACKLOG = 1024
 
 
 def web_chat_channel(settings: Settings) -> Channel:
@@ -128,7 +129,9 @@ async def serve(settings: Settings, app: web.Application | None = None,
                            shutdown_timeout=settings.shutdown_grace_seconds)
     await runner.setup()
     try:
-        site = web.TCPSite(runner, settings.host, settings.port)
+        # A burst of chat events (Slack retries, a whole staff room asking at once) opens many
+        # connections together; the default queue of 128 would make the rest retry after 1 s.
+        site = web.TCPSite(runner, settings.host, settings.port, backlog=LISTEN_BACKLOG)
         await site.start()
         port = runner.addresses[0][1] if runner.addresses else settings.port
         base_url = f"http://{_display_host(settings.host)}:{port}"

@@ -65,7 +65,7 @@ def test_mapping_most_specific_entry_wins_and_colons_in_ids_survive(settings):
     assert m.school_for("t1", None, "19:team@thread.tacv2") == "kingsmead"
     assert m.school_for("t1", "19:chan@thread.tacv2", "19:team@thread.tacv2") == "lzw"
     assert m.school_for("t2") is None and m.school_for("", "19:chan@thread.tacv2") is None
-    assert m.schools_of("t1") == {"tsat", "kingsmead", "lzw"}
+    assert m.places_in("t1") == [("tsat", None), ("lzw", "19:chan@thread.tacv2"), ("kingsmead", "19:team@thread.tacv2")]
 
 
 @pytest.mark.parametrize("raw", ["t1", "=tsat", "t1:=tsat", "t1=", "*:x=tsat"])
