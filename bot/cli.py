@@ -236,6 +236,13 @@ def _cmd_teams_package(args: argparse.Namespace, settings: config.Settings) -> i
     return run(args)
 
 
+def _cmd_slack_manifest(args: argparse.Namespace, settings: config.Settings) -> int:
+    from adapters.slack.manifest import EXAMPLE_URL, render
+
+    sys.stdout.write(render(args.url or EXAMPLE_URL, args.socket_mode))
+    return 0
+
+
 def _add_escalation_commands(sub) -> None:
     """`escalations ...` (the lead's CLI) and `worker` (the outbox/routing worker), issue 5."""
     from .escalations.cli import add_parser
@@ -293,6 +300,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(func=_cmd_serve)
     # --- escalation commands (issue 5) ---
     _add_escalation_commands(sub)
+    # --- slack app manifest (issue 6) ---
+    sm = sub.add_parser("slack-manifest", help="print the Slack app manifest to paste at api.slack.com/apps")
+    sm.add_argument("--url", help="the server's public base URL, for HTTP mode (default: a placeholder)")
+    sm.add_argument("--socket-mode", action="store_true", help="Socket Mode: no public URL needed")
+    sm.set_defaults(func=_cmd_slack_manifest)
     # --- teams app package (issue 7) ---
     tp = sub.add_parser("teams-package", help="build the Teams app package (manifest.json + icons) to upload")
     tp.add_argument("--out", default="policybot-teams.zip", help="where to write the zip (default: %(default)s)")

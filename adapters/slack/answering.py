@@ -3,6 +3,13 @@
 Why separate from the Bolt listeners: the same path serves a fresh event (after the ack) and a
 question replayed from the inbox after a restart, and it marks the question answered only once
 Slack has the reply, so a crash in between means answering again, never losing it.
+
+No double reply after a crash: a thread or DM reply is posted with message metadata naming its
+inbox id, and the question is marked "sending" first. A replayed "sending" question is looked up
+in its thread / DM (conversations.replies / .history with include_all_metadata) and posted only
+if no reply carries its id. If the lookup itself fails the reply is posted (a duplicate is better
+than no answer). Ephemeral /policy answers are not in any history, so they cannot be looked up:
+a crash in that window re-sends the ephemeral answer.
 """
 from __future__ import annotations
 
@@ -19,7 +26,7 @@ from bot.answer import ESCALATE, URGENT, Answer, QuestionError
 from bot.escalations.model import Asker
 
 from . import blocks as bk
-from .inbox import Inbox, InboxItem
+from .inbox import SENDING, Inbox, InboxItem
 from .mapping import SchoolMap
 
 log = logging.getLogger("policybot.slack")
@@ -29,6 +36,18 @@ NOT_SET_UP = ("policybot isn't set up for this workspace or channel yet, so I ca
 NOT_READY = "policybot couldn't load its policies just now; your question is kept and will be answered on restart."
 # How long a question waits for the bot to finish loading at start (polls, never busy-waits).
 READY_POLLS, READY_POLL_SECONDS = 1200, 0.05
+# The message metadata type on every reply, and how far a replay looks for one (pages of 200).
+REPLY_EVENT = "policybot_answer"
+LOOKUP_PAGES = 5
+
+
+def reply_metadata(item_id: int) -> dict:
+    return {"event_type": REPLY_EVENT, "event_payload": {"inbox_id": item_id}}
+
+
+def carries(message: dict, item_id: int) -> bool:
+    meta = message.get("metadata") or {}
+    return meta.get("event_type") == REPLY_EVENT and (meta.get("event_payload") or {}).get("inbox_id") == item_id
 
 
 @dataclass
@@ -41,18 +60,37 @@ class SlackAnswerer:
     # The escalation service once the lead wires it (see channel.SLACK_ADAPTER); None: not wired.
     escalations: Any = None
     _inflight: set[int] = field(default_factory=set)
+    _bot_user: str | None = None
+
+    async def bot_user_id(self, body: dict) -> str | None:
+        """The bot's own user id (to strip its @mention) on the ack path: the bot user the event
+        names in `authorizations` (no Web API call before the ack), else auth.test once, as Bolt does."""
+        for auth in body.get("authorizations") or []:
+            if auth.get("is_bot") and auth.get("user_id"):
+                return auth["user_id"]
+        if self._bot_user is None:
+            try:
+                self._bot_user = (await self.client.auth_test()).get("user_id")
+            except Exception as exc:  # noqa: BLE001
+                log.warning("slack auth.test failed: %s", type(exc).__name__)
+        return self._bot_user
 
     def school_of(self, item: InboxItem) -> str | None:
         return self.schools.school_for(item.team, item.channel)
+
+    async def wait_ready(self) -> bool:
+        """Waits (bounded) for the bot to finish loading at start; False if it failed or never did."""
+        for _ in range(READY_POLLS):
+            if self.runtime.ready or self.runtime.failure:
+                break
+            await asyncio.sleep(READY_POLL_SECONDS)
+        return self.runtime.ready
 
     async def answer_for(self, item: InboxItem) -> Answer | None:
         school = self.school_of(item)
         if school is None:
             return None
-        for _ in range(READY_POLLS):
-            if self.runtime.ready or self.runtime.failure:
-                break
-            await asyncio.sleep(READY_POLL_SECONDS)
+        await self.wait_ready()
         return await self.runtime.answer(school, item.question)
 
     async def handle(self, item: InboxItem) -> bool:
@@ -69,10 +107,11 @@ class SlackAnswerer:
         try:
             answer = await self.answer_for(item)
         except QuestionError as exc:
-            await self.reply(item, str(exc), bk.notice_blocks(str(exc)))
-            await self.inbox.mark_answered(item.id)
             log.info("slack question refused: inbox=%s team=%s channel=%s", item.id, item.team, item.channel)
-            return True
+            ok = await self.reply(item, str(exc), bk.notice_blocks(str(exc)))
+            if ok:
+                await self.inbox.mark_answered(item.id)
+            return ok
         except NotReady:
             log.error("slack question not answered (bot not ready): inbox=%s", item.id)
             return False
@@ -108,17 +147,45 @@ class SlackAnswerer:
                                               + (":asked" if reason else ""))
         return esc.id
 
+    async def already_replied(self, item: InboxItem) -> bool:
+        """Whether a reply carrying this question's inbox id is in its thread (mention) or DM.
+        A failed lookup counts as "no" (logged): the question is then answered again."""
+        try:
+            cursor = None
+            for _ in range(LOOKUP_PAGES):
+                args = dict(channel=item.channel, oldest=item.ts, inclusive=True, include_all_metadata=True,
+                            limit=200, cursor=cursor)
+                if item.kind == "mention":
+                    page = await self.client.conversations_replies(ts=item.thread_ts, **args)
+                else:
+                    page = await self.client.conversations_history(**args)
+                if any(carries(m, item.id) for m in page.get("messages") or []):
+                    return True
+                cursor = (page.get("response_metadata") or {}).get("next_cursor")
+                if not (page.get("has_more") and cursor):
+                    return False
+        except SlackApiError as exc:
+            log.warning("slack reply lookup failed, answering again: inbox=%s error=%s", item.id,
+                        exc.response.get("error"))
+        except Exception as exc:  # noqa: BLE001
+            log.warning("slack reply lookup failed, answering again: inbox=%s error=%s", item.id, type(exc).__name__)
+        return False
+
     async def reply(self, item: InboxItem, text: str, blocks: list[dict]) -> bool:
         """Threaded in channels, plain in DMs, ephemeral for /policy. Errors left after the client's
-        own retries are logged (ids only) and leave the question pending."""
+        own retries are logged (ids only) and leave the question to be answered on the next start."""
         try:
             if item.kind == "command":
                 await self.client.chat_postEphemeral(channel=item.channel, user=item.user, text=text,
                                                       blocks=blocks)
-            else:
-                await self.client.chat_postMessage(
-                    channel=item.channel, text=text, blocks=blocks, unfurl_links=False, unfurl_media=False,
-                    thread_ts=item.thread_ts if item.kind == "mention" else None)
+                return True
+            if item.status == SENDING and await self.already_replied(item):
+                log.info("slack reply already posted before a restart: inbox=%s", item.id)
+                return True
+            await self.inbox.mark_sending(item.id)
+            await self.client.chat_postMessage(
+                channel=item.channel, text=text, blocks=blocks, unfurl_links=False, unfurl_media=False,
+                thread_ts=item.thread_ts if item.kind == "mention" else None, metadata=reply_metadata(item.id))
             return True
         except SlackApiError as exc:
             log.error("slack reply failed: inbox=%s error=%s", item.id, exc.response.get("error"))

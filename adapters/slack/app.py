@@ -1,8 +1,10 @@
 """The Bolt AsyncApp and its listeners: thin glue between Slack's payloads and SlackAnswerer.
 
-Order matters for durability: a global middleware stores each question in the inbox before
-Bolt acknowledges the event (a duplicate is acknowledged and dropped right there); the listener,
-which Bolt runs after the ack, answers from the stored record. /policy stores, then acks.
+Order matters for durability: each question is stored in the inbox before the event is
+acknowledged (a duplicate is acknowledged and dropped right there), and the listener answers
+from the stored record after the ack. Over HTTP the route in channel.py stores and acks event
+callbacks itself, then hands them to Bolt (STORED in the context); over Socket Mode a global
+middleware stores before Bolt's ack goes back on the socket. /policy stores, then acks.
 Request signatures are verified by channel.py before Bolt sees the request (so a bad request
 is logged by id, never with its body), hence request_verification_enabled=False here.
 """
@@ -18,8 +20,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.escalations.model import ASKED_BY_USER, IllegalTransition, NotFound
 
 from . import blocks as bk
+from . import home
 from .answering import SlackAnswerer
-from .inbox import InboxItem
+from .inbox import Inbox, InboxItem
 from .notifier import ESC_ACK, ESC_ANSWER, ESC_ANSWER_VIEW, answer_modal
 
 log = logging.getLogger("policybot.slack")
@@ -51,6 +54,27 @@ def question_event(body: dict, bot_user_id: str | None) -> dict | None:
             "question": bk.unescape(words).strip(), "event_id": body.get("event_id")}
 
 
+# Bolt context key: the question in this request was stored (and acknowledged) before dispatch.
+STORED = "policybot_stored"
+
+
+async def store_question(inbox: Inbox, body: dict, bot_user_id: str | None,
+                         retry: object = None) -> tuple[InboxItem | None, bool]:
+    """Stores the question an event carries, before anything acknowledges it. (item, True): new;
+    (None, True): not a question (nothing to store, carry on); (None, False): a duplicate of a
+    stored one (event id, or the same (team, channel, ts)), to be acknowledged and dropped."""
+    fields = question_event(body, bot_user_id)
+    if fields is None:
+        return None, True
+    item, new = await inbox.record(**fields)
+    if not new:
+        log.info("slack duplicate dropped: event=%s retry=%s", fields["event_id"], retry)
+        return None, False
+    log.info("slack question stored: inbox=%s event=%s kind=%s retry=%s", item.id, fields["event_id"],
+             fields["kind"], retry)
+    return item, True
+
+
 def build_bolt_app(answerer: SlackAnswerer, client: AsyncWebClient, signing_secret: str) -> AsyncApp:
     app = AsyncApp(client=client, signing_secret=signing_secret, request_verification_enabled=False,
                    logger=logging.getLogger("policybot.slack.bolt"), process_before_response=False)
@@ -58,16 +82,11 @@ def build_bolt_app(answerer: SlackAnswerer, client: AsyncWebClient, signing_secr
 
     @app.middleware
     async def store_before_ack(body: dict, context, next):
-        fields = question_event(body, context.get("bot_user_id"))
-        if fields is None:
+        if context.get(STORED):  # the HTTP route stored it and acknowledged already (channel.py)
             return await next()
-        item, new = await inbox.record(**fields)
-        retry = context.get("retry_num")
+        item, new = await store_question(inbox, body, context.get("bot_user_id"), context.get("retry_num"))
         if not new:
-            log.info("slack duplicate dropped: event=%s retry=%s", fields["event_id"], retry)
             return BoltResponse(status=200, body="")
-        log.info("slack question stored: inbox=%s event=%s kind=%s retry=%s", item.id, fields["event_id"],
-                 fields["kind"], retry)
         context["inbox_item"] = item
         return await next()
 
@@ -78,6 +97,24 @@ def build_bolt_app(answerer: SlackAnswerer, client: AsyncWebClient, signing_secr
 
     app.event("app_mention")(answer_stored)
     app.event("message")(answer_stored)
+
+    @app.event("app_home_opened")
+    async def home_opened(body: dict, event: dict) -> None:
+        """Publishes the Home tab for this workspace's schools (the Messages tab needs nothing)."""
+        if event.get("tab", "home") != "home" or not event.get("user"):
+            return
+        team = body.get("team_id") or event.get("team") or ""
+        places = answerer.schools.places_in(team)
+        if not places:
+            view = home.not_set_up_view()
+        elif await answerer.wait_ready():
+            bot = answerer.runtime.bot
+            view = home.home_view(bot.kb, places, bot.settings.current_date())
+        else:
+            view = home.not_loaded_view()
+        await client.views_publish(user_id=event["user"], view=view)
+        log.info("slack home published: team=%s user=%s schools=%s", team, event["user"],
+                 ",".join(slug for slug, _ in places) or "-")
 
     @app.command("/policy")
     async def policy_command(ack, body: dict) -> None:
@@ -98,6 +135,14 @@ def build_bolt_app(answerer: SlackAnswerer, client: AsyncWebClient, signing_secr
     async def tell(body: dict, text: str) -> None:
         await client.chat_postEphemeral(channel=body["channel"]["id"], user=body["user"]["id"],
                                         text=bk.escape(text))
+
+    async def purged(body: dict, item: InboxItem) -> bool:
+        """A button on an answer older than the retention period: its question text is gone."""
+        if item.purged_at is None:
+            return False
+        await tell(body, "That question is older than the retention period and its text has been removed; "
+                         "please ask it again.")
+        return True
 
     async def feedback(ack, body: dict, helpful: bool) -> None:
         await ack()
@@ -120,7 +165,7 @@ def build_bolt_app(answerer: SlackAnswerer, client: AsyncWebClient, signing_secr
     async def ask_lead(ack, body: dict) -> None:
         await ack()
         item = await stored_item(body)
-        if item is None:
+        if item is None or await purged(body, item):
             return
         answer = await answerer.answer_for(item)
         if answer is None:
@@ -136,7 +181,7 @@ def build_bolt_app(answerer: SlackAnswerer, client: AsyncWebClient, signing_secr
     async def post_to_channel(ack, body: dict) -> None:
         await ack()
         item = await stored_item(body)
-        if item is None or item.user != body["user"]["id"]:
+        if item is None or item.user != body["user"]["id"] or await purged(body, item):
             return
         answer = await answerer.answer_for(item)
         if answer is None:

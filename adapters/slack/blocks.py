@@ -40,6 +40,10 @@ def context(text: str) -> dict:
     return {"type": "context", "elements": [{"type": "mrkdwn", "text": cut(text, MAX_SECTION)}]}
 
 
+def divider() -> dict:
+    return {"type": "divider"}
+
+
 def button(label: str, action_id: str, value: str, style: str | None = None) -> dict:
     b = {"type": "button", "action_id": action_id, "value": value,
          "text": {"type": "plain_text", "text": cut(label, MAX_BUTTON), "emoji": False}}

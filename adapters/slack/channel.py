@@ -3,17 +3,25 @@
 Why here: the server only knows Channels. Slack is on when SLACK_SIGNING_SECRET and
 SLACK_BOT_TOKEN are set (Socket Mode too when SLACK_APP_TOKEN is), otherwise off with the line
 naming them; a bad SLACK_TEAM_SCHOOLS stops the start (ConfigError from mapping.load).
+
+The ack path (HTTP): the signature is checked here, then an Events API callback's question is
+stored (inbox group commit) and the 200 sent without going through Bolt; Bolt runs after the
+ack, and AcksFirst holds answering back while acks are arriving (answers are CPU work sharing
+the GIL with the loop). Commands, buttons and url_verification go through Bolt for their ack.
+Measured by bench/slack_load.py.
 """
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from typing import AsyncIterator
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler, AsyncRateLimitErrorRetryHandler, AsyncServerErrorRetryHandler)
 from slack_sdk.http_retry.interval_calculator import RetryIntervalCalculator
@@ -29,12 +37,15 @@ from bot.config import Settings
 
 from . import mapping
 from .answering import SlackAnswerer
-from .app import build_bolt_app
+from .app import STORED, build_bolt_app, store_question
 from .inbox import Inbox
+from .manifest import EVENTS_PATH
+from .socket_mode import SOCKET_PING_SECONDS, SocketModeSupervisor, socket_logger
 
 log = logging.getLogger("policybot.slack")
 
-EVENTS_PATH = "/slack/events"
+# The inbox's retention purge runs at start and then this often (as the escalation worker's does).
+PURGE_EVERY_SECONDS = 3600.0
 OFF_BECAUSE = "set SLACK_SIGNING_SECRET and SLACK_BOT_TOKEN"
 # The escalation service reaches the adapter through ESCALATION_CONSUMERS (adapters/escalation_wiring.py).
 SLACK_ADAPTER = web.AppKey("slack_adapter", SlackAnswerer)
@@ -63,11 +74,13 @@ def transport(settings: Settings) -> str:
     return "socket" if settings.slack_app_token else "http"
 
 
-def socket_mode_handler(bolt_app: AsyncApp, settings: Settings):
-    """The aiohttp Socket Mode handler (constructed only; connected by the mount's lifecycle)."""
+def socket_mode_handler(bolt_app: AsyncApp, settings: Settings, ping_interval: float = SOCKET_PING_SECONDS):
+    """The aiohttp Socket Mode handler (constructed only; the supervisor connects it). Its envelopes
+    go through the same Bolt app, so the inbox is written (store_before_ack) before the ack is sent."""
     from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 
-    return AsyncSocketModeHandler(bolt_app, app_token=settings.slack_app_token)
+    return AsyncSocketModeHandler(bolt_app, app_token=settings.slack_app_token, logger=socket_logger(),
+                                  ping_interval=ping_interval)
 
 
 def _use_escalations(answerer: SlackAnswerer, client, service, registry) -> None:
@@ -79,7 +92,58 @@ def _use_escalations(answerer: SlackAnswerer, client, service, registry) -> None
     register_slack_notifier(registry, client)
 
 
-def slack_channel(settings: Settings, *, retry_interval: RetryIntervalCalculator | None = None) -> Channel:
+SOCKET_MODE = web.AppKey("slack_socket_mode", SocketModeSupervisor)
+# Answers start once event acks have been quiet this long (or after ACKS_FIRST_LONGEST at most),
+# at most ANSWERS_AT_ONCE at a time: answering is CPU work in threads that share the GIL with the
+# loop, and Slack's 3-second ack deadline matters more than a reply a moment sooner.
+ACKS_SETTLE_SECONDS, ACKS_FIRST_LONGEST, ANSWERS_AT_ONCE = 0.02, 1.0, 2
+
+
+class AcksFirst:
+    """Counts event acks in flight. `turn()` gives an answer one of `at_once` slots once there have
+    been no acks in flight for `settle` seconds, or after `longest` seconds whatever happens (a
+    steady stream of events must not starve the answers)."""
+
+    def __init__(self, settle: float = ACKS_SETTLE_SECONDS, longest: float = ACKS_FIRST_LONGEST,
+                 at_once: int = ANSWERS_AT_ONCE):
+        self.settle, self.longest = settle, longest
+        self.in_flight = 0
+        self._quiet: asyncio.Event | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._slots: asyncio.Semaphore | None = None
+        self._at_once = at_once
+
+    def _event(self) -> asyncio.Event:
+        if self._quiet is None:  # made on the serving loop
+            self._quiet = asyncio.Event()
+            self._quiet.set()
+        return self._quiet
+
+    def begin(self) -> None:
+        self.in_flight += 1
+        self._event().clear()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def end(self) -> None:
+        self.in_flight -= 1
+        if self.in_flight == 0:
+            self._timer = asyncio.get_running_loop().call_later(self.settle, self._event().set)
+
+    @contextlib.asynccontextmanager
+    async def turn(self) -> AsyncIterator[None]:
+        """One answer's turn: a free slot, then quiet acks (or the longest wait)."""
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(self._at_once)
+        async with self._slots:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._event().wait(), self.longest)
+            yield
+
+
+def slack_channel(settings: Settings, *, retry_interval: RetryIntervalCalculator | None = None,
+                  socket_ping_interval: float = SOCKET_PING_SECONDS) -> Channel:
     if not (settings.slack_signing_secret and settings.slack_bot_token):
         return Channel("slack", None, OFF_BECAUSE)
     schools = mapping.load(settings.slack_team_schools, settings.knowledge_dir)
@@ -102,35 +166,97 @@ def slack_channel(settings: Settings, *, retry_interval: RetryIntervalCalculator
                 log.warning("slack: rejected request with a bad or stale signature: request=%s",
                             request.get(REQUEST_ID, "-"))
                 return web.json_response({"error": "invalid request"}, status=401)
+            payload = _event_callback(request, body)
+            if payload is not None:
+                acks.begin()
+                try:
+                    return await ack_event(request, body, payload)
+                finally:
+                    acks.end()
             bolt_resp = await bolt.async_dispatch(await to_bolt_request(request))
             return await to_aiohttp_response(bolt_resp)
 
+        async def ack_event(request: web.Request, body: bytes, payload: dict) -> web.StreamResponse:
+            """Events API callbacks: store the question, acknowledge, and only then run Bolt (its
+            listener answers from the stored record). Keeps Bolt's dispatch off the ack path."""
+            item, new = await store_question(inbox, payload, await answerer.bot_user_id(payload),
+                                             request.headers.get("X-Slack-Retry-Num"))
+            if new:
+                bolt_req = AsyncBoltRequest(body=body.decode("utf-8"), query=request.query_string,
+                                            headers=dict(request.headers),
+                                            context={STORED: True, "inbox_item": item})
+                task = asyncio.create_task(answer_after_ack(bolt_req), name="slack-event")
+                after_ack.add(task)
+                task.add_done_callback(after_ack.discard)
+            return web.Response(status=200)
+
+        async def answer_after_ack(bolt_req: AsyncBoltRequest) -> None:
+            async with acks.turn():
+                await bolt.async_dispatch(bolt_req)
+
+        after_ack: set[asyncio.Task] = set()  # Bolt dispatches running after their event's ack
+        acks = AcksFirst()
         app.router.add_post(EVENTS_PATH, events)
         if ESCALATION_CONSUMERS in app:
             app[ESCALATION_CONSUMERS].append(lambda service, registry: _use_escalations(answerer, client, service, registry))
-        app.cleanup_ctx.append(_lifecycle(inbox, answerer, bolt, settings, mode))
+        if mode == "socket":
+            app[SOCKET_MODE] = SocketModeSupervisor(
+                lambda: socket_mode_handler(bolt, settings, socket_ping_interval), check_every=socket_ping_interval)
+        app.cleanup_ctx.append(_lifecycle(inbox, answerer, settings, app.get(SOCKET_MODE), after_ack))
 
     where = EVENTS_PATH + (" and Socket Mode" if mode == "socket" else "")
     return Channel("slack", mount, where=where)
 
 
-def _lifecycle(inbox: Inbox, answerer: SlackAnswerer, bolt: AsyncApp, settings: Settings, mode: str):
-    """Opens the inbox, replays unanswered questions in the background, connects Socket Mode."""
+async def retention_loop(inbox: Inbox, retention_days: float, every: float = PURGE_EVERY_SECONDS,
+                         sleep=asyncio.sleep) -> None:
+    """Blanks old answered questions now and then every `every` seconds, until cancelled. A failed
+    pass is logged and tried again next time (the answers themselves must not stop for it)."""
+    while True:
+        try:
+            purged = await inbox.purge(retention_days)
+            if purged:
+                log.info("slack inbox: blanked %d answered question(s) older than %g days", purged, retention_days)
+        except Exception as exc:  # noqa: BLE001
+            log.error("slack inbox: retention purge failed: %s", type(exc).__name__)
+        await sleep(every)
+
+
+def _event_callback(request: web.Request, body: bytes) -> dict | None:
+    """The parsed body when it is an Events API callback (JSON, type event_callback), else None."""
+    if request.content_type != "application/json":
+        return None
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        return None
+    return payload if isinstance(payload, dict) and payload.get("type") == "event_callback" else None
+
+
+def _lifecycle(inbox: Inbox, answerer: SlackAnswerer, settings: Settings,
+               socket_mode: SocketModeSupervisor | None, after_ack: set[asyncio.Task]):
+    """Opens the inbox, replays unanswered questions and runs the retention purge in the background,
+    and starts Socket Mode (connecting in the background, so a Slack outage doesn't hold up the start)."""
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         await asyncio.to_thread(inbox.open)
         replay = asyncio.create_task(answerer.replay(), name="slack-replay")
-        handler = None
-        if mode == "socket":
-            handler = socket_mode_handler(bolt, settings)
-            await handler.connect_async()
-            log.info("slack: Socket Mode connected")
+        purge = asyncio.create_task(retention_loop(inbox, settings.retention_days), name="slack-retention")
+        if socket_mode is not None:
+            socket_mode.start()
         yield
-        if handler is not None:
-            await handler.close_async()
-        replay.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await replay
-        inbox.close()
+        if socket_mode is not None:
+            await socket_mode.stop()
+        # answers under way get the shutdown grace; one cut short stays pending / sending in the
+        # inbox and is answered on the next start
+        if after_ack:
+            await asyncio.wait(set(after_ack), timeout=settings.shutdown_grace_seconds)
+        for task in (replay, purge, *after_ack):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        # off the loop: a write cut short may still wait in a worker thread on SQLite's lock,
+        # which the escalation store (same file) can only release with the loop running
+        await asyncio.to_thread(inbox.close)
 
     return lifecycle

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 
+import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -19,9 +20,12 @@ from . import blocks as bk
 log = logging.getLogger("policybot.slack")
 
 ESC_ACK, ESC_ANSWER, ESC_ANSWER_VIEW = "escalation_ack", "escalation_answer", "escalation_answer_modal"
-# Slack errors that will never succeed for this recipient: fall back to the next contact now.
-PERMANENT = {"user_not_found", "channel_not_found", "not_in_channel", "is_archived", "invalid_auth",
-             "account_inactive", "cannot_dm_bot", "user_disabled", "missing_scope", "not_authed"}
+# Slack errors that will never succeed for this recipient or message: fall back to the next contact
+# now. Everything else (ratelimited or 5xx after the client's own retries, unknown codes) is retried.
+PERMANENT = {"user_not_found", "users_not_found", "channel_not_found", "not_in_channel", "is_archived",
+             "invalid_auth", "not_authed", "token_revoked", "account_inactive", "cannot_dm_bot",
+             "user_disabled", "missing_scope", "team_access_not_granted", "restricted_action",
+             "invalid_blocks", "msg_too_long"}
 
 
 def lead_blocks(esc: Escalation, kind: str) -> list[dict]:
@@ -71,7 +75,8 @@ class SlackNotifier:
             error = exc.response.get("error", "")
             kind = PermanentError if error in PERMANENT else RetryableError
             raise kind(f"slack {error or exc.response.status_code}") from None
-        except (OSError, TimeoutError) as exc:
+        except (OSError, TimeoutError, aiohttp.ClientError) as exc:
+            # connection refused/reset or dropped mid-response, after the client's own retries
             raise RetryableError(f"slack unavailable: {type(exc).__name__}") from None
         self._sent.add(message.idempotency_key)
         log.info("slack notice sent: escalation=%s message=%s kind=%s", escalation.id, message.id, message.kind)

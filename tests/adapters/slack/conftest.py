@@ -10,8 +10,10 @@ import time
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
+import itertools
+
 import pytest
-from aiohttp import web
+from aiohttp import WSMsgType, web
 from slack_sdk.http_retry.builtin_interval_calculators import FixedValueRetryIntervalCalculator
 
 from adapters.slack.channel import slack_channel
@@ -23,17 +25,126 @@ BOT_USER = "UBOT"
 
 
 @dataclass
+class FakeSocketMode:
+    """Slack's Socket Mode end on loopback. `apps.connections.open` issues a one-time ticket URL
+    (a ticket is good for one connection, as Slack's are); a connection gets `hello`, then whatever
+    `send` pushes; the client's acks ({"envelope_id": ...}) are recorded. `close()` ends the
+    current connection with a close frame; `go_silent()` makes it stop answering pings and
+    delivering anything, the way a half-dead connection looks from the client."""
+
+    url_base: str = ""
+    tickets: set[str] = field(default_factory=set)
+    refuse_next: int = 0            # handshakes to refuse with HTTP 500 (the ticket is used up anyway)
+    connections: list[web.WebSocketResponse] = field(default_factory=list)
+    acks: list[dict] = field(default_factory=list)
+    silent: set[int] = field(default_factory=set)
+    on_ack: object = None            # called with the ack before it is recorded
+    _ids: itertools.count = field(default_factory=itertools.count)
+
+    def issue_url(self) -> str:
+        ticket = f"t{next(self._ids)}"
+        self.tickets.add(ticket)
+        return f"{self.url_base}?ticket={ticket}"
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        ticket = request.query.get("ticket", "")
+        if ticket not in self.tickets:
+            return web.Response(status=401, text="unknown or used ticket")
+        self.tickets.discard(ticket)
+        if self.refuse_next:
+            self.refuse_next -= 1
+            return web.Response(status=500, text="try again")
+        ws = web.WebSocketResponse(autoping=False)
+        await ws.prepare(request)
+        index = len(self.connections)
+        self.connections.append(ws)
+        await ws.send_json({"type": "hello", "num_connections": 1, "connection_info": {"app_id": "A1"},
+                            "debug_info": {"host": "fake", "approximate_connection_time": 3600}})
+        async for msg in ws:
+            if index in self.silent:
+                continue
+            if msg.type == WSMsgType.PING:
+                await ws.pong(msg.data)
+            elif msg.type == WSMsgType.TEXT:
+                ack = json.loads(msg.data)
+                if callable(self.on_ack):
+                    self.on_ack(ack)
+                self.acks.append(ack)
+        return ws
+
+    @property
+    def current(self) -> web.WebSocketResponse:
+        return self.connections[-1]
+
+    async def wait_connections(self, n: int, polls: int = 2000) -> None:
+        for _ in range(polls):
+            if len(self.connections) >= n and not self.connections[n - 1].closed:
+                return
+            await asyncio.sleep(0.01)
+        raise AssertionError(f"{len(self.connections)} Socket Mode connections, expected {n}")
+
+    async def send(self, message: dict) -> None:
+        await self.current.send_json(message)
+
+    async def wait_ack(self, envelope_id: str, polls: int = 1000) -> dict:
+        for _ in range(polls):
+            for ack in self.acks:
+                if ack.get("envelope_id") == envelope_id:
+                    return ack
+            await asyncio.sleep(0.01)
+        raise AssertionError(f"no ack for {envelope_id}: {self.acks}")
+
+    async def close(self) -> None:
+        await self.current.close()
+
+    def go_silent(self) -> None:
+        self.silent.add(len(self.connections) - 1)
+
+
+def envelope(envelope_id: str, body: str | dict, kind: str = "events_api", retry: int = 0) -> dict:
+    payload = json.loads(body) if isinstance(body, str) else body
+    return {"envelope_id": envelope_id, "type": kind, "payload": payload, "accepts_response_payload": kind != "events_api",
+            "retry_attempt": retry, "retry_reason": "timeout" if retry else ""}
+
+
+@dataclass
 class FakeSlack:
-    """Records every Web API call as (method, params); `fail(method, n, status, retry_after)` makes
-    the next n calls of that method answer with that HTTP status."""
+    """Records every Web API call as (method, params); `fail(method, n, status, retry_after, error)`
+    makes the next n calls of that method answer with that HTTP status and Slack error code
+    (status 200 with an error: Slack's usual `{"ok": false, "error": ...}`)."""
 
     calls: list[tuple[str, dict]] = field(default_factory=list)
     attempts: list[str] = field(default_factory=list)
-    failures: dict[str, list[tuple[int, str | None]]] = field(default_factory=dict)
+    failures: dict[str, list[tuple[int, str | None, str | None]]] = field(default_factory=dict)
     base_url: str = ""
+    socket: FakeSocketMode = field(default_factory=FakeSocketMode)
+    # channel -> messages posted there, as conversations.history / .replies return them
+    messages: dict[str, list[dict]] = field(default_factory=dict)
+    _ts: itertools.count = field(default_factory=lambda: itertools.count(1))
 
-    def fail(self, method: str, n: int, status: int, retry_after: str | None = None) -> None:
-        self.failures.setdefault(method, []).extend([(status, retry_after)] * n)
+    def next_ts(self) -> str:
+        return f"1800000000.{next(self._ts):06d}"
+
+    def conversation(self, params: dict, thread: bool) -> dict:
+        """conversations.replies (thread) or .history: oldest/inclusive, limit/cursor paging, and
+        metadata only with include_all_metadata, as Slack does."""
+        wanted = params.get("ts")
+        oldest = float(params.get("oldest") or 0)
+        inclusive = str(params.get("inclusive", "")).lower() in ("1", "true")
+        found = [m for m in self.messages.get(params.get("channel", ""), [])
+                 if (m["ts"] == wanted or m.get("thread_ts") == wanted if thread
+                     else m.get("thread_ts") in (None, m["ts"]))
+                 and (float(m["ts"]) > oldest or inclusive and float(m["ts"]) == oldest)]
+        if str(params.get("include_all_metadata", "")).lower() not in ("1", "true"):
+            found = [{k: v for k, v in m.items() if k != "metadata"} for m in found]
+        start, limit = int(params.get("cursor") or 0), int(params.get("limit") or 100)
+        page, more = found[start:start + limit], start + limit < len(found)
+        return {"messages": page, "has_more": more,
+                "response_metadata": {"next_cursor": str(start + limit) if more else ""}}
+
+    def fail(self, method: str, n: int, status: int, retry_after: str | None = None,
+             error: str | None = None) -> None:
+        self.failures.setdefault(method, []).extend([(status, retry_after, error)] * n)
 
     def of(self, method: str) -> list[dict]:
         return [p for m, p in self.calls if m == method]
@@ -49,16 +160,16 @@ class FakeSlack:
         method = request.match_info["method"]
         self.attempts.append(method)
         if self.failures.get(method):
-            status, retry_after = self.failures[method].pop(0)
+            status, retry_after, error = self.failures[method].pop(0)
             headers = {"Retry-After": retry_after} if retry_after is not None else {}
-            return web.json_response({"ok": False, "error": "ratelimited" if status == 429 else "fatal_error"},
-                                     status=status, headers=headers)
+            error = error or ("ratelimited" if status == 429 else "fatal_error")
+            return web.json_response({"ok": False, "error": error}, status=status, headers=headers)
         if request.content_type == "application/json":
             params = await request.json()
         else:
             params = dict(await request.post())
         params = {**dict(request.query), **params}  # some methods send their arguments as a query
-        for key in ("blocks", "view"):
+        for key in ("blocks", "view", "metadata"):
             if isinstance(params.get(key), str):
                 params[key] = json.loads(params[key])
         self.calls.append((method, params))
@@ -66,9 +177,18 @@ class FakeSlack:
         if method == "auth.test":
             out.update(user_id=BOT_USER, bot_id="BBOT", team_id="T1", team="Test", url="https://x.slack.com/")
         elif method == "chat.postMessage":
-            out.update(channel=params.get("channel"), ts=f"{time.time():.6f}")
+            message = {"type": "message", "ts": self.next_ts(), "bot_id": "BBOT", "text": params.get("text", "")}
+            for key in ("thread_ts", "metadata"):
+                if params.get(key):
+                    message[key] = params[key]
+            self.messages.setdefault(params.get("channel", ""), []).append(message)
+            out.update(channel=params.get("channel"), ts=message["ts"], message=message)
+        elif method in ("conversations.replies", "conversations.history"):
+            out.update(self.conversation(params, thread=method == "conversations.replies"))
         elif method == "conversations.open":
             out["channel"] = {"id": "D" + str(params.get("users", "X"))}
+        elif method == "apps.connections.open":
+            out["url"] = self.socket.issue_url()
         return web.json_response(out)
 
 
@@ -77,9 +197,14 @@ async def fake_slack():
     fake = FakeSlack()
     app = web.Application()
     app.router.add_post("/api/{method}", fake.handle)
+    app.router.add_get("/api/{method}", fake.handle)  # conversations.history / .replies are GETs
+    app.router.add_get("/link/", fake.socket.handle)
     async with running(app) as base:
         fake.base_url = base + "/api/"
+        fake.socket.url_base = base.replace("http://", "ws://") + "/link/"
         yield fake
+        for ws in fake.socket.connections:  # let the server shut down without waiting on sockets
+            await ws.close()
 
 
 async def eventually(check, polls: int = 1000):
@@ -152,9 +277,10 @@ def slack_settings(settings, fake_slack, tmp_path):
 async def slack_app(serve_app, slack_settings):
     """slack_app(settings=None) -> (base_url, app) with only the Slack channel mounted."""
 
-    async def start(settings=None):
+    async def start(settings=None, **channel_options):
         s = settings or slack_settings
-        return await serve_app(s, channels=[slack_channel(s, retry_interval=FixedValueRetryIntervalCalculator(0.01))])
+        channel_options.setdefault("retry_interval", FixedValueRetryIntervalCalculator(0.01))
+        return await serve_app(s, channels=[slack_channel(s, **channel_options)])
 
     return start
 
