@@ -40,6 +40,16 @@ async def wait_ready(session: aiohttp.ClientSession, base: str, attempts: int = 
     raise AssertionError("/readyz never answered 200")
 
 
+async def eventually(check, polls: int = 1500):
+    """Polls an async check until it returns something truthy (bounded by polls, not by a clock)."""
+    for _ in range(polls):
+        result = await check()
+        if result:
+            return result
+        await asyncio.sleep(0.01)
+    raise AssertionError("condition never held")
+
+
 @pytest.fixture
 def settings() -> Settings:
     return Settings(knowledge_dir=bundled_knowledge_dir(), today=TODAY)

@@ -18,7 +18,7 @@ from slack_sdk.http_retry.builtin_interval_calculators import FixedValueRetryInt
 
 from adapters.slack.channel import slack_channel
 
-from ..conftest import running, with_
+from ..conftest import eventually, running, with_  # noqa: F401 - re-exported for the tests
 
 SECRET = "test-signing-secret"
 BOT_USER = "UBOT"
@@ -205,16 +205,6 @@ async def fake_slack():
         yield fake
         for ws in fake.socket.connections:  # let the server shut down without waiting on sockets
             await ws.close()
-
-
-async def eventually(check, polls: int = 1000):
-    """Polls an async check until it returns something truthy (bounded by polls, not by a clock)."""
-    for _ in range(polls):
-        result = await check()
-        if result:
-            return result
-        await asyncio.sleep(0.01)
-    raise AssertionError("condition never held")
 
 
 def signed(body: str, secret: str = SECRET, ts: int | None = None, retry: int | None = None,

@@ -19,7 +19,7 @@ from msrest.authentication import BasicTokenAuthentication
 
 from adapters.teams.channel import teams_channel
 
-from ..conftest import running, with_
+from ..conftest import eventually, running, with_  # noqa: F401 - re-exported for the tests
 
 BOT_ID = "28:policybot-bot"
 APP_ID = "11111111-2222-3333-4444-555555555555"
@@ -217,12 +217,3 @@ async def teams_app(serve_app, teams_settings):
 
     return start
 
-
-async def eventually(check, polls: int = 1500):
-    """Polls an async check until it returns something truthy (bounded by polls, not a clock)."""
-    for _ in range(polls):
-        result = await check()
-        if result:
-            return result
-        await asyncio.sleep(0.01)
-    raise AssertionError("condition never held")
