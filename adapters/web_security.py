@@ -126,15 +126,27 @@ class BodyTooLarge(Exception):
     pass
 
 
-async def read_json_capped(request: web.Request, cap: int) -> object:
-    """The request's JSON, reading at most `cap` bytes whatever Content-Length claims.
-    Raises BodyTooLarge, or ValueError for a body that is not UTF-8 JSON."""
+async def read_capped(request: web.Request, cap: int) -> bytes:
+    """The whole body, reading at most `cap` + 1 bytes whatever Content-Length claims (a
+    single `read(n)` may return only what has arrived so far, so it loops to the end)."""
     if request.content_length is not None and request.content_length > cap:
         raise BodyTooLarge
-    body = await request.content.read(cap + 1)
-    if len(body) > cap:
+    chunks, size = [], 0
+    while size <= cap:
+        chunk = await request.content.read(cap + 1 - size)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    if size > cap:
         raise BodyTooLarge
-    return json.loads(body.decode("utf-8"))
+    return b"".join(chunks)
+
+
+async def read_json_capped(request: web.Request, cap: int) -> object:
+    """The request's JSON (at most `cap` bytes). Raises BodyTooLarge, or ValueError for a body
+    that is not UTF-8 JSON."""
+    return json.loads((await read_capped(request, cap)).decode("utf-8"))
 
 
 # The page loads its own script and stylesheet only; nothing inline, nothing remote.

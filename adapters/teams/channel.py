@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from typing import AsyncIterator
 
@@ -21,7 +20,7 @@ from adapters.escalation_wiring import ESCALATION_CONSUMERS
 from adapters.place_mapping import load as load_mapping
 from adapters.request_log import REQUEST_ID
 from adapters.server import Channel
-from adapters.web_security import is_loopback
+from adapters.web_security import BodyTooLarge, is_loopback, read_json_capped
 from bot.config import ConfigError, Settings
 
 from .answering import TeamsAnswerer
@@ -101,16 +100,13 @@ def teams_channel(settings: Settings, *, credentials_factory=None, retry_base_se
 def _endpoint(framework: BotFramework, answerer: TeamsAnswerer):
     async def messages(request: web.Request) -> web.StreamResponse:
         rid = request.get(REQUEST_ID, "-")
-        if request.content_length is not None and request.content_length > MAX_ACTIVITY_BYTES:
-            return web.json_response({"error": "activity too large"}, status=413)
-        body = await request.content.read(MAX_ACTIVITY_BYTES + 1)
-        if len(body) > MAX_ACTIVITY_BYTES:
-            return web.json_response({"error": "activity too large"}, status=413)
         try:
-            payload = json.loads(body.decode("utf-8"))
+            payload = await read_json_capped(request, MAX_ACTIVITY_BYTES)
             if not isinstance(payload, dict):
                 raise ValueError("not an object")
             invoke = await framework.receive(payload, request.headers.get("Authorization", ""), answerer.receive)
+        except BodyTooLarge:
+            return web.json_response({"error": "activity too large"}, status=413)
         except (ValueError, BadActivity):  # json and unicode errors are ValueErrors
             return web.json_response({"error": "not a Bot Framework activity"}, status=400)
         except Unauthorized as exc:

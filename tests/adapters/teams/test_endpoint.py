@@ -162,3 +162,25 @@ async def test_empty_oversized_and_malformed_bodies(teams_app, client, connector
     (reply,) = await connector.wait_messages(1, "a:long")
     assert "characters long" in shown(reply)
     assert not connector.messages("a:none")
+
+
+async def test_a_large_activity_arriving_in_pieces_is_read_whole(teams_app, client, connector):
+    """Teams activities can be large (rich text, entities); the body may arrive over many reads."""
+    import asyncio
+    import json
+
+    base, _ = await teams_app()
+    body = activity(QUESTION, service_url=connector.service_url, conv="a:big")
+    body["channelData"]["padding"] = "x" * 150_000
+    raw = json.dumps(body).encode()
+
+    async def pieces():
+        for i in range(0, len(raw), 8192):
+            yield raw[i:i + 8192]
+            await asyncio.sleep(0)
+
+    async with client.post(f"{base}/api/messages", data=pieces(),
+                           headers={"Content-Type": "application/json"}) as resp:
+        assert resp.status == 200
+    (reply,) = await connector.wait_messages(1, "a:big")
+    assert cited_ids(reply)
