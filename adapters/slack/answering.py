@@ -13,7 +13,6 @@ a crash in that window re-sends the ephemeral answer.
 """
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,8 +33,6 @@ log = logging.getLogger("policybot.slack")
 NOT_SET_UP = ("policybot isn't set up for this workspace or channel yet, so I can't answer here. "
               "Ask whoever runs policybot to add it to SLACK_TEAM_SCHOOLS.")
 NOT_READY = "policybot couldn't load its policies just now; your question is kept and will be answered on restart."
-# How long a question waits for the bot to finish loading at start (polls, never busy-waits).
-READY_POLLS, READY_POLL_SECONDS = 1200, 0.05
 # The message metadata type on every reply, and how far a replay looks for one (pages of 200).
 REPLY_EVENT = "policybot_answer"
 LOOKUP_PAGES = 5
@@ -80,11 +77,7 @@ class SlackAnswerer:
 
     async def wait_ready(self) -> bool:
         """Waits (bounded) for the bot to finish loading at start; False if it failed or never did."""
-        for _ in range(READY_POLLS):
-            if self.runtime.ready or self.runtime.failure:
-                break
-            await asyncio.sleep(READY_POLL_SECONDS)
-        return self.runtime.ready
+        return await self.runtime.wait_loaded()
 
     async def answer_for(self, item: InboxItem) -> Answer | None:
         school = self.school_of(item)

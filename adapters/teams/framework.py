@@ -253,9 +253,3 @@ def _retry_after(exc: HttpOperationError) -> float | None:
         return max(0.0, float(raw)) if raw else None
     except ValueError:
         return None
-
-
-def personal_reference(reference: dict) -> dict:
-    """The reference with the message id dropped: a proactive message to a person starts a new
-    message in their chat rather than replying to an old one."""
-    return {k: v for k, v in reference.items() if k != "activityId"}
