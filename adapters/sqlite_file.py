@@ -14,6 +14,19 @@ from pathlib import Path
 from typing import Any, Callable
 
 
+def connect(path: Path, schema: str) -> sqlite3.Connection:
+    """The file (and its folder) opened for shared use from worker threads, `schema` applied.
+    secure_delete: blanked question text is overwritten on disk, not left in free pages."""
+    if str(path) != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(str(path), check_same_thread=False, timeout=30, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("PRAGMA secure_delete=ON")
+    conn.executescript(schema)
+    return conn
+
+
 class SqliteFile:
     def __init__(self, path: Path | str, schema: str):
         self.path = Path(path)
@@ -22,13 +35,7 @@ class SqliteFile:
         self._conn: sqlite3.Connection | None = None
 
     def open(self) -> "SqliteFile":
-        if str(self.path) != ":memory:":
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(str(self.path), check_same_thread=False, timeout=30, isolation_level=None)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=FULL")
-        conn.executescript(self.schema)
-        self._conn = conn
+        self._conn = connect(self.path, self.schema)
         return self
 
     def close(self) -> None:

@@ -32,6 +32,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from adapters.appkeys import RUNTIME
 from adapters.escalation_wiring import ESCALATION_CONSUMERS
 from adapters.request_log import REQUEST_ID
+from adapters.retention import retention_loop
 from adapters.server import Channel
 from bot.config import Settings
 
@@ -44,8 +45,6 @@ from .socket_mode import SOCKET_PING_SECONDS, SocketModeSupervisor, socket_logge
 
 log = logging.getLogger("policybot.slack")
 
-# The inbox's retention purge runs at start and then this often (as the escalation worker's does).
-PURGE_EVERY_SECONDS = 3600.0
 OFF_BECAUSE = "set SLACK_SIGNING_SECRET and SLACK_BOT_TOKEN"
 # The escalation service reaches the adapter through ESCALATION_CONSUMERS (adapters/escalation_wiring.py).
 SLACK_ADAPTER = web.AppKey("slack_adapter", SlackAnswerer)
@@ -208,20 +207,6 @@ def slack_channel(settings: Settings, *, retry_interval: RetryIntervalCalculator
     return Channel("slack", mount, where=where)
 
 
-async def retention_loop(inbox: Inbox, retention_days: float, every: float = PURGE_EVERY_SECONDS,
-                         sleep=asyncio.sleep) -> None:
-    """Blanks old answered questions now and then every `every` seconds, until cancelled. A failed
-    pass is logged and tried again next time (the answers themselves must not stop for it)."""
-    while True:
-        try:
-            purged = await inbox.purge(retention_days)
-            if purged:
-                log.info("slack inbox: blanked %d answered question(s) older than %g days", purged, retention_days)
-        except Exception as exc:  # noqa: BLE001
-            log.error("slack inbox: retention purge failed: %s", type(exc).__name__)
-        await sleep(every)
-
-
 def _event_callback(request: web.Request, body: bytes) -> dict | None:
     """The parsed body when it is an Events API callback (JSON, type event_callback), else None."""
     if request.content_type != "application/json":
@@ -241,7 +226,7 @@ def _lifecycle(inbox: Inbox, answerer: SlackAnswerer, settings: Settings,
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         await asyncio.to_thread(inbox.open)
         replay = asyncio.create_task(answerer.replay(), name="slack-replay")
-        purge = asyncio.create_task(retention_loop(inbox, settings.retention_days), name="slack-retention")
+        purge = asyncio.create_task(retention_loop(inbox, settings.retention_days, what="slack inbox"), name="slack-retention")
         if socket_mode is not None:
             socket_mode.start()
         yield

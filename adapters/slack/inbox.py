@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from adapters.sqlite_file import connect
+
 # pending -> sending (a reply is about to be posted; it may be in Slack already) -> answered
 PENDING, SENDING, ANSWERED = "pending", "sending", "answered"
 
@@ -93,13 +95,7 @@ class Inbox:
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="slack-inbox")
 
     def open(self) -> "Inbox":
-        if str(self.path) != ":memory:":
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(str(self.path), check_same_thread=False, timeout=30, isolation_level=None)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=FULL")
-        conn.execute("PRAGMA secure_delete=ON")  # a blanked question's bytes are overwritten, not left in free space
-        conn.executescript(_SCHEMA)
+        conn = connect(self.path, _SCHEMA)
         have = {row[1] for row in conn.execute("PRAGMA table_info(slack_inbox)")}
         for name, kind in _ADDED:
             if name not in have:

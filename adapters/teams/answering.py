@@ -51,10 +51,9 @@ class TeamsAnswerer:
     async def receive(self, inc: Incoming) -> dict | None:
         """Keeps the conversation reference (so the person can be reached later) and the
         activity; schedules the work. Never waits on the bot or on Teams."""
-        await self.store.save_references(inc)
+        item = await self.store.record(inc)
         if inc.kind == OTHER:
             return None
-        item = await self.store.record(inc)
         if item is None:
             log.info("teams re-send dropped: conversation=%s activity=%s", inc.conversation_id, inc.activity_id)
         else:

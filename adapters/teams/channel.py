@@ -19,6 +19,7 @@ from adapters.appkeys import RUNTIME
 from adapters.escalation_wiring import ESCALATION_CONSUMERS
 from adapters.place_mapping import load as load_mapping
 from adapters.request_log import REQUEST_ID
+from adapters.retention import retention_loop
 from adapters.server import Channel
 from adapters.web_security import BodyTooLarge, is_loopback, read_json_capped
 from bot.config import ConfigError, Settings
@@ -37,7 +38,6 @@ VARIABLE = "TEAMS_TENANT_SCHOOLS"
 OFF_BECAUSE = "set MICROSOFT_APP_ID and MICROSOFT_APP_PASSWORD, or POLICYBOT_TEAMS_EMULATOR=1 for the Emulator"
 # Activities are small; a card submit with a long answer is the largest we expect.
 MAX_ACTIVITY_BYTES = 256 * 1024
-PURGE_EVERY_SECONDS = 3600
 TEAMS_ADAPTER = web.AppKey("teams_adapter", TeamsAnswerer)
 
 
@@ -130,7 +130,8 @@ def _lifecycle(store: TeamsStore, answerer: TeamsAnswerer, settings: Settings):
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         await asyncio.to_thread(store.open)
         replay = asyncio.create_task(answerer.replay(), name="teams-replay")
-        purge = asyncio.create_task(_purge_loop(store, settings.retention_days), name="teams-purge")
+        purge = asyncio.create_task(retention_loop(store, settings.retention_days, what="teams store"),
+                                    name="teams-purge")
         yield
         for task in (replay, purge):
             task.cancel()
@@ -142,15 +143,3 @@ def _lifecycle(store: TeamsStore, answerer: TeamsAnswerer, settings: Settings):
         await asyncio.to_thread(store.close)
 
     return lifecycle
-
-
-async def _purge_loop(store: TeamsStore, retention_days: float) -> None:
-    while True:
-        try:
-            purged = await store.purge(retention_days)
-            if purged:
-                log.info("teams: question text of %d handled activities removed (retention %s days)",
-                         purged, retention_days)
-        except Exception as exc:  # noqa: BLE001 - a failed purge is retried next hour, never fatal
-            log.error("teams: retention purge failed: %s", type(exc).__name__)
-        await asyncio.sleep(PURGE_EVERY_SECONDS)

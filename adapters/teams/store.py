@@ -25,7 +25,7 @@ from typing import Callable
 
 from adapters.sqlite_file import SqliteFile
 
-from .model import Incoming
+from .model import OTHER, Incoming
 
 PENDING, DONE = "pending", "done"
 
@@ -110,20 +110,38 @@ class TeamsStore:
         self.db.close()
 
     async def record(self, inc: Incoming) -> StoredActivity | None:
-        """The stored activity when first seen; None for a re-send of one already stored."""
+        """Keeps the activity's conversation reference (the person's too, in a personal chat) and,
+        unless it is OTHER (nothing to answer), the activity itself, in one transaction: one disk
+        sync before Teams gets its 200. The stored activity when first seen; None for a re-send
+        of one already stored, or for OTHER."""
         now = self.clock()
+        keys = [conversation_key(inc.conversation_id)] + (person_keys(inc) if inc.personal else [])
+        ref = json.dumps(inc.reference)
 
-        def insert(conn: sqlite3.Connection):
-            cur = conn.execute(
-                "INSERT OR IGNORE INTO teams_inbox (conversation_id, activity_id, kind, conversation_type, tenant, "
-                "team, channel, user_id, aad_id, user_name, text, value, reference, created_at) "
-                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (inc.conversation_id, inc.activity_id, inc.kind, inc.conversation_type, inc.tenant, inc.team,
-                 inc.channel, inc.user_id, inc.aad_id, inc.user_name, inc.text, json.dumps(inc.value),
-                 json.dumps(inc.reference), now))
-            return StoredActivity(cur.lastrowid, inc) if cur.rowcount else None
+        def write(conn: sqlite3.Connection):
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.executemany(
+                    "INSERT INTO teams_references (key, reference, updated_at) VALUES (?,?,?) ON CONFLICT (key) "
+                    "DO UPDATE SET reference=excluded.reference, updated_at=excluded.updated_at",
+                    [(k, ref, now) for k in keys])
+                item = None
+                if inc.kind != OTHER:
+                    cur = conn.execute(
+                        "INSERT OR IGNORE INTO teams_inbox (conversation_id, activity_id, kind, conversation_type, "
+                        "tenant, team, channel, user_id, aad_id, user_name, text, value, reference, created_at) "
+                        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                        (inc.conversation_id, inc.activity_id, inc.kind, inc.conversation_type, inc.tenant,
+                         inc.team, inc.channel, inc.user_id, inc.aad_id, inc.user_name, inc.text,
+                         json.dumps(inc.value), ref, now))
+                    item = StoredActivity(cur.lastrowid, inc) if cur.rowcount else None
+                conn.execute("COMMIT")
+                return item
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
 
-        return await self.db.run(insert)
+        return await self.db.run(write)
 
     async def mark_done(self, item_id: int) -> None:
         await self.db.run(lambda c: c.execute("UPDATE teams_inbox SET status=?, done_at=? WHERE id=?",
@@ -151,15 +169,6 @@ class TeamsStore:
         return await self.db.run(blank)
 
     # --- conversation references ---
-
-    async def save_references(self, inc: Incoming) -> None:
-        """The conversation's reference always; the person's too when this is their personal chat."""
-        keys = [conversation_key(inc.conversation_id)] + (person_keys(inc) if inc.personal else [])
-        ref, now = json.dumps(inc.reference), self.clock()
-        await self.db.run(lambda c: c.executemany(
-            "INSERT INTO teams_references (key, reference, updated_at) VALUES (?,?,?) "
-            "ON CONFLICT (key) DO UPDATE SET reference=excluded.reference, updated_at=excluded.updated_at",
-            [(k, ref, now) for k in keys]))
 
     async def reference(self, key: str) -> dict | None:
         rows = await self.db.run(lambda c: c.execute("SELECT reference FROM teams_references WHERE key=?",

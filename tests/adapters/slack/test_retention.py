@@ -9,7 +9,7 @@ import sqlite3
 import pytest
 
 from adapters.slack import blocks as bk
-from adapters.slack.channel import PURGE_EVERY_SECONDS, retention_loop
+from adapters.retention import PURGE_EVERY_SECONDS, retention_loop
 from adapters.slack.inbox import DAY, Inbox
 
 from ..conftest import with_
