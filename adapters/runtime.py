@@ -14,7 +14,7 @@ from typing import Callable
 
 from bot.answer import Answer, PolicyBot
 from bot.config import Settings
-from bot.knowledge import KnowledgeError
+from bot.knowledge.load import KnowledgeError
 from bot.service import build_bot
 
 log = logging.getLogger("policybot.server")

@@ -18,7 +18,7 @@ from aiohttp import web
 
 from bot.answer import ESCALATE, URGENT, QuestionError
 from bot.escalations.model import ASKED_BY_USER, Asker, NotFound
-from bot.knowledge import Contact, School, UnknownSchool
+from bot.knowledge.load import Contact, School, UnknownSchool
 from bot.render import answer_json, clause_plain
 
 from .appkeys import CAN_ESCALATE, RUNTIME, SETTINGS

@@ -23,7 +23,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bot.knowledge import bundled_knowledge_dir, load_knowledge  # noqa: E402
+from bot.knowledge.load import bundled_knowledge_dir, load_knowledge  # noqa: E402
 from bot.semantic import clause_texts  # noqa: E402
 
 

@@ -55,7 +55,7 @@ def main() -> int:
     args = parser.parse_args()
 
     from bot import config
-    from bot.knowledge import load_knowledge
+    from bot.knowledge.load import load_knowledge
     from bot.service import BM25, FUSED, build_bot, load_semantic
 
     items = yaml.safe_load(Path(args.questions).read_text(encoding="utf-8"))

@@ -18,7 +18,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 os.environ["HF_HUB_OFFLINE"] = "1"
 
-from bot.knowledge import bundled_knowledge_dir, load_knowledge  # noqa: E402
+from bot.knowledge.load import bundled_knowledge_dir, load_knowledge  # noqa: E402
 from bot.semantic import clause_texts  # noqa: E402
 
 QUESTIONS = [

@@ -15,7 +15,7 @@ from . import safeguarding
 from .scope import in_scope
 from .calibration import Calibration, features_of
 from .config import Settings
-from .knowledge import Clause, Contact, KnowledgeBase, School
+from .knowledge.load import Clause, Contact, KnowledgeBase, School
 from .retrieval import Retriever, SearchResult
 
 ANSWER, ESCALATE, URGENT = "answer", "escalate", "urgent"

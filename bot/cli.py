@@ -9,7 +9,7 @@ from pathlib import Path
 from . import config
 from .answer import QuestionError
 from .render import answer_json
-from .knowledge import KnowledgeError, UnknownSchool, load_knowledge
+from .knowledge.load import KnowledgeError, UnknownSchool, load_knowledge
 
 
 def _cmd_kb_check(args: argparse.Namespace, settings: config.Settings) -> int:
@@ -21,7 +21,7 @@ def _cmd_kb_check(args: argparse.Namespace, settings: config.Settings) -> int:
             print(problem, file=sys.stderr)
         print(f"{len(exc.problems)} problem(s) in {root}", file=sys.stderr)
         return 1
-    from .source_coverage import coverage
+    from .knowledge.source_coverage import coverage
 
     clauses = sum(len(s.clauses) for s in kb.schools.values())
     print(f"ok: {len(kb.schools)} schools, {clauses} clauses, {len(kb.synonyms)} synonym groups in {root}")
@@ -40,7 +40,7 @@ def _cmd_kb_check(args: argparse.Namespace, settings: config.Settings) -> int:
 
 
 def _cmd_ingest(args: argparse.Namespace, settings: config.Settings) -> int:
-    from .ingest import draft_yaml
+    from .knowledge.ingest import draft_yaml
 
     path = Path(args.file)
     if path.suffix.lower() not in (".txt", ".md"):
@@ -151,7 +151,7 @@ def _cmd_chat(args: argparse.Namespace, settings: config.Settings) -> int:
 def _bots_by_mode(settings: config.Settings) -> dict:
     """One bot per retrieval mode over one knowledge base and one loaded model (BM25 only
     when the model is off or unavailable)."""
-    from .knowledge import load_knowledge
+    from .knowledge.load import load_knowledge
     from .service import BM25, FUSED, SEMANTIC, build_bot, load_semantic
 
     kb = load_knowledge(settings.knowledge_dir)

@@ -11,7 +11,7 @@ from datetime import date
 from pathlib import Path
 
 from .embedding import VARIANTS, default_cache_dir
-from .knowledge import bundled_knowledge_dir
+from .knowledge.load import bundled_knowledge_dir
 
 
 APP_TYPES = ("MultiTenant", "SingleTenant", "UserAssignedMSI")

@@ -23,7 +23,7 @@ from rank_bm25 import BM25Okapi as ReferenceBM25
 
 from .answer import ANSWER, ESCALATE, URGENT, PolicyBot
 from .calibration import Calibration, fit_logistic
-from .knowledge import KnowledgeBase
+from .knowledge.load import KnowledgeBase
 
 _TRANS = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"',
                         "\u2013": "-", "\u2014": "-", "\u00a0": " "})

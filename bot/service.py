@@ -7,7 +7,7 @@ import logging
 from .answer import PolicyBot
 from .calibration import Calibration
 from .config import Settings
-from .knowledge import KnowledgeBase, load_knowledge
+from .knowledge.load import KnowledgeBase, load_knowledge
 from .retrieval import BM25Retriever
 
 CALIBRATION_FILE = "calibration.yaml"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import Settings
-from bot.knowledge import bundled_knowledge_dir
+from bot.knowledge.load import bundled_knowledge_dir
 from bot.service import build_bot
 
 REPO = Path(__file__).resolve().parent.parent

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from bot.knowledge import Contact, KnowledgeBase, School
+from bot.knowledge.load import Contact, KnowledgeBase, School
 
 from . import blocks as bk
 

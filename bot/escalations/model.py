@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from ..knowledge import Contact
+from ..knowledge.load import Contact
 
 # Reasons an escalation exists (the Answer's reasons plus the asker's own button).
 LOW_CONFIDENCE, POLICY_SILENT, OUT_OF_SCOPE = "low_confidence", "policy_silent", "out_of_scope"

@@ -12,7 +12,7 @@ from aiohttp import web
 
 from adapters.server import create_app
 from bot.config import Settings
-from bot.knowledge import bundled_knowledge_dir
+from bot.knowledge.load import bundled_knowledge_dir
 from tests.conftest import TODAY
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from adapters.server import CHANNELS, create_app, serve
 from adapters.web_security import RateLimiter, is_loopback
-from bot.knowledge import KnowledgeError, Problem
+from bot.knowledge.load import KnowledgeError, Problem
 from bot.render import answer_json
 
 from .conftest import wait_ready, with_

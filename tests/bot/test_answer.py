@@ -8,7 +8,7 @@ import pytest
 from bot.answer import ANSWER, ESCALATE, URGENT, PolicyBot, QuestionError
 from bot.calibration import Calibration
 from bot.config import Settings
-from bot.knowledge import UnknownSchool, load_knowledge
+from bot.knowledge.load import UnknownSchool, load_knowledge
 from bot.retrieval import BM25Retriever
 
 

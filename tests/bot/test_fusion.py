@@ -9,7 +9,7 @@ import pytest
 
 from bot.config import Settings
 from bot.fusion import FusedRetriever, ranks, reciprocal_rank_fusion
-from bot.knowledge import load_knowledge
+from bot.knowledge.load import load_knowledge
 from bot.service import BM25, FUSED, build_bot
 
 
@@ -87,7 +87,7 @@ def test_vectors_are_cached_so_a_restart_encodes_nothing(tiny_kb, tmp_path, mode
 @pytest.mark.parametrize("mode", ["fused", "semantic"])
 def test_every_mode_has_a_calibration_in_the_bundled_file(mode):
     from bot.calibration import MODE_FEATURES, Calibration
-    from bot.knowledge import bundled_knowledge_dir
+    from bot.knowledge.load import bundled_knowledge_dir
 
     model = Calibration.load(bundled_knowledge_dir() / "calibration.yaml", mode)
     assert model.features == MODE_FEATURES[mode] and 0.0 < model.threshold < 1.0

@@ -1,7 +1,7 @@
 from datetime import date
 
 from bot.answer import Answer, Citation, ReviewWarning
-from bot.knowledge import Contact
+from bot.knowledge.load import Contact
 from bot.render import render_text
 
 LEAD = Contact(role="Online Safety Co-ordinator", name="Mr W Holder")

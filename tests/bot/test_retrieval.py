@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.knowledge import UnknownSchool, load_knowledge
+from bot.knowledge.load import UnknownSchool, load_knowledge
 from bot.retrieval import BM25Retriever
 
 

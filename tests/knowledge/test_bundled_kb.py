@@ -5,8 +5,8 @@ import re
 
 import pytest
 
-from bot.knowledge import bundled_knowledge_dir, load_knowledge
-from bot.source_coverage import coverage
+from bot.knowledge.load import bundled_knowledge_dir, load_knowledge
+from bot.knowledge.source_coverage import coverage
 from bot.text import collapse_ws
 from tests.conftest import SHARED
 

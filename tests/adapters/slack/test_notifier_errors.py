@@ -14,7 +14,7 @@ from adapters.slack.channel import web_client
 from adapters.slack.notifier import SlackNotifier
 from bot.escalations.model import ANSWER_TO_ASKER, NOTIFY_LEAD, Asker, Candidate, Escalation, OutboxMessage
 from bot.escalations.notify import PermanentError, RetryableError
-from bot.knowledge import Contact
+from bot.knowledge.load import Contact
 
 from ..conftest import with_
 

@@ -21,7 +21,7 @@ LEAD_CONV = "a:personal-lead"
 
 def knowledge_with_lead(tmp_path, **lead) -> str:
     """The bundled knowledge base with TSAT's lead filled in, as a deployment would."""
-    from bot.knowledge import bundled_knowledge_dir
+    from bot.knowledge.load import bundled_knowledge_dir
 
     kdir = tmp_path / "knowledge"
     shutil.copytree(bundled_knowledge_dir(), kdir)

@@ -15,7 +15,7 @@ import pytest
 from bot.answer import Answer, Citation
 from bot.config import Settings
 from bot.escalations.model import Asker
-from bot.knowledge import Contact
+from bot.knowledge.load import Contact
 
 PG_ENV = "POLICYBOT_TEST_DATABASE_URL"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.escalations.model import CANCELLED, FAILED, PENDING, REROUTED, SENT
-from bot.knowledge import Contact
+from bot.knowledge.load import Contact
 from bot.escalations.notify import LogNotifier, NotifierRegistry, PermanentError, RetryableError
 from bot.escalations.outbox import OutboxWorker
 from bot.escalations.service import EscalationService

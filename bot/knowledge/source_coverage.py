@@ -10,8 +10,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .knowledge import Policy
-from .text import collapse_ws
+from .load import Policy
+from ..text import collapse_ws
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"'(*])")
 _MARKER = re.compile(r"^(?:#+\s*|[-\u2022\u27a4>]\s+|\*\*)*")

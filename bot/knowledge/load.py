@@ -13,8 +13,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from . import stance as stance_mod
-from .text import collapse_ws
+from .. import stance as stance_mod
+from ..text import collapse_ws
 from .yamlio import LineMap, YamlError, load_yaml
 
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -431,7 +431,7 @@ def load_knowledge(root: Path) -> KnowledgeBase:
 
 def bundled_knowledge_dir() -> Path:
     """The knowledge base shipped with the product (the repository's knowledge/)."""
-    return Path(__file__).resolve().parent.parent / "knowledge"
+    return Path(__file__).resolve().parents[2] / "knowledge"
 
 
 __all__ = ["Clause", "Contact", "KnowledgeBase", "KnowledgeError", "Policy", "Problem", "School",
