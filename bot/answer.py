@@ -16,7 +16,7 @@ from .scope import in_scope
 from .calibration import Calibration, features_of
 from .config import Settings
 from .knowledge.load import Clause, Contact, KnowledgeBase, School
-from .retrieval import Retriever, SearchResult
+from .retrieval.lexical import Retriever, SearchResult
 
 ANSWER, ESCALATE, URGENT = "answer", "escalate", "urgent"
 

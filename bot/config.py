@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from .embedding import VARIANTS, default_cache_dir
+from .retrieval.embedding import VARIANTS, default_cache_dir
 from .knowledge.load import bundled_knowledge_dir
 
 

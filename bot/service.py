@@ -8,7 +8,7 @@ from .answer import PolicyBot
 from .calibration import Calibration
 from .config import Settings
 from .knowledge.load import KnowledgeBase, load_knowledge
-from .retrieval import BM25Retriever
+from .retrieval.lexical import BM25Retriever
 
 CALIBRATION_FILE = "calibration.yaml"
 BM25, SEMANTIC, FUSED = "bm25", "semantic", "fused"
@@ -19,8 +19,8 @@ log = logging.getLogger(__name__)
 def load_semantic(kb: KnowledgeBase, settings: Settings):
     """The semantic scorer, or None with the reason logged once: a missing or broken model
     costs answer quality, never the bot."""
-    from .embedding import EmbeddingUnavailable, load_encoder
-    from .semantic import SemanticScorer
+    from .retrieval.embedding import EmbeddingUnavailable, load_encoder
+    from .retrieval.semantic import SemanticScorer
 
     try:
         encoder = load_encoder(settings.cache_dir, settings.model_variant, settings.model_threads)
@@ -45,7 +45,7 @@ def build_bot(settings: Settings, kb: KnowledgeBase | None = None, mode: str | N
         if semantic is None:
             mode = BM25
         else:
-            from .fusion import FusedRetriever
+            from .retrieval.fusion import FusedRetriever
 
             retriever = FusedRetriever(lexical, semantic, mode)
     calibration = Calibration.load(settings.knowledge_dir / CALIBRATION_FILE, mode)

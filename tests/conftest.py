@@ -21,7 +21,7 @@ def model_cache() -> Path:
     """The cache the bot itself uses, so the one-off ONNX export and clause encoding are
     shared with `make run` and with earlier test runs (tests that check the caching itself
     use their own directories)."""
-    from bot.embedding import default_cache_dir
+    from bot.retrieval.embedding import default_cache_dir
 
     return default_cache_dir()
 

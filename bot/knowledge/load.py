@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import stance as stance_mod
-from ..text import collapse_ws
+from ..retrieval.text import collapse_ws
 from .yamlio import LineMap, YamlError, load_yaml
 
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")

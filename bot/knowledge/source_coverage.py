@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .load import Policy
-from ..text import collapse_ws
+from ..retrieval.text import collapse_ws
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"'(*])")
 _MARKER = re.compile(r"^(?:#+\s*|[-\u2022\u27a4>]\s+|\*\*)*")

@@ -9,7 +9,7 @@ from bot.answer import ANSWER, ESCALATE, URGENT, PolicyBot, QuestionError
 from bot.calibration import Calibration
 from bot.config import Settings
 from bot.knowledge.load import UnknownSchool, load_knowledge
-from bot.retrieval import BM25Retriever
+from bot.retrieval.lexical import BM25Retriever
 
 
 def make_bot(root, threshold=0.5, today=date(2026, 11, 25)):

@@ -7,7 +7,7 @@ import pytest
 
 from bot.knowledge.load import bundled_knowledge_dir, load_knowledge
 from bot.knowledge.source_coverage import coverage
-from bot.text import collapse_ws
+from bot.retrieval.text import collapse_ws
 from tests.conftest import SHARED
 
 SLUGS = ["arh", "kingsmead", "lzw", "thorpe-acre", "tsat"]

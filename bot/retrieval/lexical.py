@@ -13,7 +13,7 @@ from typing import Protocol
 import numpy as np
 
 from .bm25 import BM25Okapi
-from .knowledge.load import Clause, KnowledgeBase, SynonymGroup
+from ..knowledge.load import Clause, KnowledgeBase, SynonymGroup
 from .text import STOPWORDS, analyse, stem, words
 
 # A synonym's policy words count for less than the staff member's own words: they say

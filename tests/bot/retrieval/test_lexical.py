@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from bot.knowledge.load import UnknownSchool, load_knowledge
-from bot.retrieval import BM25Retriever
+from bot.retrieval.lexical import BM25Retriever
 
 
 @pytest.fixture

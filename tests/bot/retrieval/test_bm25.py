@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from rank_bm25 import BM25Okapi as Reference
 
-from bot.bm25 import BM25Okapi
-from bot.retrieval import _clause_document
-from bot.text import analyse
+from bot.retrieval.bm25 import BM25Okapi
+from bot.retrieval.lexical import _clause_document
+from bot.retrieval.text import analyse
 
 
 def test_same_scores_as_rank_bm25_on_the_bundled_clauses(bundled_bot):

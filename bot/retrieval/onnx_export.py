@@ -5,7 +5,7 @@ through torch would put the whole torch stack (and the risk of CUDA wheels) into
 school's set-up just to write this file once. The graph is the BERT encoder as
 sentence-transformers runs it (absolute positions, token type 0, exact erf GELU, mean
 pooling over the attention mask, L2 normalisation), so the output is the sentence vector
-itself. `tests/bot/test_embedding.py` checks it against vectors made by
+itself. `tests/bot/retrieval/test_embedding.py` checks it against vectors made by
 sentence-transformers on torch (cosine > 0.99 per text).
 
 Optional dynamic int8 quantisation (onnxruntime.quantization) shrinks the file ~4x; the

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .calibration import SEMANTIC_FEATURES
-from .retrieval import BM25Retriever, Hit, SearchResult
+from ..calibration import SEMANTIC_FEATURES
+from .lexical import BM25Retriever, Hit, SearchResult
 from .semantic import SemanticScorer
 
 RRF_K = 60

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bot.vector_cache import VectorCache
+from bot.retrieval.vector_cache import VectorCache
 
 
 class CountingEncoder:

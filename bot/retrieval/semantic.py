@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from .embedding import Encoder
-from .knowledge.load import Clause, KnowledgeBase
+from ..knowledge.load import Clause, KnowledgeBase
 from .vector_cache import VectorCache
 
 log = logging.getLogger(__name__)

@@ -1,4 +1,4 @@
-from bot.text import analyse, collapse_ws, normalise, words
+from bot.retrieval.text import analyse, collapse_ws, normalise, words
 
 
 def test_snowball_stemming_folds_inflections():

@@ -6,8 +6,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot import embedding
-from bot.embedding import EmbeddingUnavailable, load_encoder
+from bot.retrieval import embedding
+from bot.retrieval.embedding import EmbeddingUnavailable, load_encoder
 from tests.conftest import REPO
 
 REFERENCE = REPO / "tests" / "data" / "minilm_reference.npz"
