@@ -13,7 +13,7 @@ from typing import Awaitable, Callable
 
 from aiohttp import web
 
-from bot.answer import Answer
+from bot.decide.answer import Answer
 
 request_log = logging.getLogger("policybot.request")
 decision_log = logging.getLogger("policybot.decision")

@@ -12,7 +12,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
-from bot.answer import Answer, PolicyBot
+from bot.decide.answer import Answer, PolicyBot
 from bot.config import Settings
 from bot.knowledge.load import KnowledgeError
 from bot.service import build_bot

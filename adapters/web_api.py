@@ -16,7 +16,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from bot.answer import ESCALATE, URGENT, QuestionError
+from bot.decide.answer import ESCALATE, URGENT, QuestionError
 from bot.escalations.model import ASKED_BY_USER, Asker, NotFound
 from bot.knowledge.load import Contact, School, UnknownSchool
 from bot.render import answer_json, clause_plain

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from . import config
-from .answer import QuestionError
+from .decide.answer import QuestionError
 from .render import answer_json
 from .knowledge.load import KnowledgeError, UnknownSchool, load_knowledge
 
@@ -193,7 +193,7 @@ def _cmd_eval(args: argparse.Namespace, settings: config.Settings) -> int:
 
 def _cmd_calibrate(args: argparse.Namespace, settings: config.Settings) -> int:
     from . import evaluate
-    from .calibration import MODE_FEATURES, dump_calibrations
+    from .decide.calibration import MODE_FEATURES, dump_calibrations
     from .service import CALIBRATION_FILE
 
     bots = _bots_by_mode(settings)

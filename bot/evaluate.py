@@ -21,8 +21,8 @@ import numpy as np
 import yaml
 from rank_bm25 import BM25Okapi as ReferenceBM25
 
-from .answer import ANSWER, ESCALATE, URGENT, PolicyBot
-from .calibration import Calibration, fit_logistic
+from .decide.answer import ANSWER, ESCALATE, URGENT, PolicyBot
+from .decide.calibration import Calibration, fit_logistic
 from .knowledge.load import KnowledgeBase
 
 _TRANS = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"',

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from .answer import AMBIGUOUS, ANSWER, URGENT, Answer, Citation
+from .decide.answer import AMBIGUOUS, ANSWER, URGENT, Answer, Citation
 
 _TAG = re.compile(r"<[^>]+>")
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from .answer import PolicyBot
-from .calibration import Calibration
+from .decide.answer import PolicyBot
+from .decide.calibration import Calibration
 from .config import Settings
 from .knowledge.load import KnowledgeBase, load_knowledge
 from .retrieval.lexical import BM25Retriever

@@ -21,7 +21,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.runtime import BotRuntime, NotReady
-from bot.answer import ESCALATE, URGENT, Answer, QuestionError
+from bot.decide.answer import ESCALATE, URGENT, Answer, QuestionError
 from bot.escalations.model import Asker
 
 from . import blocks as bk

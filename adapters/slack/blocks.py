@@ -6,7 +6,7 @@ are Slack's concern alone; everything shown here is escaped and cut to fit.
 """
 from __future__ import annotations
 
-from bot.answer import AMBIGUOUS, ANSWER, URGENT, Answer, Citation
+from bot.decide.answer import AMBIGUOUS, ANSWER, URGENT, Answer, Citation
 from bot.render import STANCE_WORDS, clause_plain
 
 MAX_BLOCKS = 50

@@ -15,7 +15,7 @@ from typing import Any, Awaitable, Callable
 
 from adapters.place_mapping import PlaceMap
 from adapters.runtime import BotRuntime, NotReady
-from bot.answer import ESCALATE, URGENT, Answer, QuestionError
+from bot.decide.answer import ESCALATE, URGENT, Answer, QuestionError
 from bot.escalations.model import ASKED_BY_USER, Asker, Escalation, IllegalTransition, NotFound
 
 from . import cards

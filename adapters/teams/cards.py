@@ -1,7 +1,7 @@
 """The core's Answer, and the escalation notices, as Adaptive Cards for Microsoft Teams (plain dicts).
 
 Why its own module, with no botbuilder import: what an answer shows is the core's decision
-(bot/answer.py, bot/render.py); how it fits Teams is Teams' concern alone (card version 1.5,
+(bot/decide/answer.py, bot/render.py); how it fits Teams is Teams' concern alone (card version 1.5,
 the ~28 KB message limit, Action.Submit payloads), and plain dicts are testable against the
 published Adaptive Card schema without a bot framework. adapters/teams/channel.py and
 notifier.py wrap these with `card_attachment()`.
@@ -22,7 +22,7 @@ import json
 import re
 from typing import Any, Callable
 
-from bot.answer import AMBIGUOUS, ANSWER, URGENT, Answer, Citation
+from bot.decide.answer import AMBIGUOUS, ANSWER, URGENT, Answer, Citation
 from bot.escalations.model import NOTIFY_DEPUTY, REMIND, Escalation
 from bot.render import STANCE_WORDS, clause_plain, render_text
 

@@ -12,8 +12,8 @@ import uuid
 from dataclasses import replace
 from typing import Callable
 
-from ..answer import URGENT as URGENT_DECISION
-from ..answer import Answer
+from ..decide.answer import URGENT as URGENT_DECISION
+from ..decide.answer import Answer
 from . import routing
 from .model import (ACKNOWLEDGED, ANSWER_TO_ASKER, ANSWERED, ASKED_BY_USER, CLOSED, REASONS, URGENT, Asker,
                     Candidate, Escalation, OutboxMessage, check_transition)

@@ -13,7 +13,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from .. import stance as stance_mod
+from ..decide import stance as stance_mod
 from ..retrieval.text import collapse_ws
 from .yamlio import LineMap, YamlError, load_yaml
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..calibration import SEMANTIC_FEATURES
+from ..decide.calibration import SEMANTIC_FEATURES
 from .lexical import BM25Retriever, Hit, SearchResult
 from .semantic import SemanticScorer
 

@@ -5,7 +5,7 @@ import math
 
 import numpy as np
 
-from bot.calibration import fit_logistic
+from bot.decide.calibration import fit_logistic
 from bot.evaluate import Item, Outcome, metrics, norm
 
 

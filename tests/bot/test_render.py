@@ -1,6 +1,6 @@
 from datetime import date
 
-from bot.answer import Answer, Citation, ReviewWarning
+from bot.decide.answer import Answer, Citation, ReviewWarning
 from bot.knowledge.load import Contact
 from bot.render import render_text
 

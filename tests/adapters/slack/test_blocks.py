@@ -5,7 +5,7 @@ import dataclasses
 import json
 
 from adapters.slack import blocks as bk
-from bot.answer import URGENT
+from bot.decide.answer import URGENT
 
 
 def test_answer_fits_slack_limits_with_buttons_kept(bundled_bot):

@@ -12,7 +12,7 @@ import pytest
 from jsonschema import Draft6Validator
 
 from adapters.teams import cards
-from bot.answer import AMBIGUOUS, ANSWER, ESCALATE, URGENT
+from bot.decide.answer import AMBIGUOUS, ANSWER, ESCALATE, URGENT
 from bot.escalations.model import NOTIFY_DEPUTY, NOTIFY_LEAD, REMIND, URGENT_NOTICE, Asker, Candidate, Escalation
 from bot.render import STANCE_WORDS, clause_plain, render_text
 

@@ -15,8 +15,8 @@ from jsonschema import Draft7Validator
 
 from adapters.teams import package
 from bot import cli
-from bot.answer import URGENT
-from bot.scope import in_scope
+from bot.decide.answer import URGENT
+from bot.decide.scope import in_scope
 
 SCHEMA = Path(__file__).resolve().parents[2] / "data" / "schemas" / "MicrosoftTeams.schema.v1.29.json"
 APP_ID = "6f1c2a7e-1b2c-4d5e-8f90-123456789abc"

@@ -12,7 +12,7 @@ from email import message_from_bytes
 
 import pytest
 
-from bot.answer import Answer, Citation
+from bot.decide.answer import Answer, Citation
 from bot.config import Settings
 from bot.escalations.model import Asker
 from bot.knowledge.load import Contact

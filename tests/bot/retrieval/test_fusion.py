@@ -86,7 +86,7 @@ def test_vectors_are_cached_so_a_restart_encodes_nothing(tiny_kb, tmp_path, mode
 
 @pytest.mark.parametrize("mode", ["fused", "semantic"])
 def test_every_mode_has_a_calibration_in_the_bundled_file(mode):
-    from bot.calibration import MODE_FEATURES, Calibration
+    from bot.decide.calibration import MODE_FEATURES, Calibration
     from bot.knowledge.load import bundled_knowledge_dir
 
     model = Calibration.load(bundled_knowledge_dir() / "calibration.yaml", mode)

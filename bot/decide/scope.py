@@ -9,7 +9,7 @@ is off-topic and goes to the lead.
 """
 from __future__ import annotations
 
-from .retrieval.text import stem, words
+from ..retrieval.text import stem, words
 
 _SCOPE_WORDS = """
 social media medium network networking online internet web website websites site sites app apps application platform

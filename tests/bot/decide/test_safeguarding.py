@@ -1,7 +1,7 @@
 """Live-concern detection: recall first, but a policy question about adult content is not a child at risk."""
 import pytest
 
-from bot.safeguarding import detect
+from bot.decide.safeguarding import detect
 
 
 @pytest.mark.parametrize("question,category", [

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .retrieval.text import normalise
+from ..retrieval.text import normalise
 
 _CHILD = (r"(?:pupil|student|child|children|kid|kiddo|boy|girl|lad|lass|son|daughter|teen|teenager|minor|learner"
           r"|young person|young people|(?:year|yr|y) ?\d{1,2}s?|reception(?:er)?|nursery|toddler|baby|infant"

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from .retrieval.lexical import SearchResult
+from ..retrieval.lexical import SearchResult
 
 log = logging.getLogger(__name__)
 

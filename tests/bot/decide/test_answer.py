@@ -5,8 +5,8 @@ from datetime import date
 
 import pytest
 
-from bot.answer import ANSWER, ESCALATE, URGENT, PolicyBot, QuestionError
-from bot.calibration import Calibration
+from bot.decide.answer import ANSWER, ESCALATE, URGENT, PolicyBot, QuestionError
+from bot.decide.calibration import Calibration
 from bot.config import Settings
 from bot.knowledge.load import UnknownSchool, load_knowledge
 from bot.retrieval.lexical import BM25Retriever
@@ -85,7 +85,7 @@ def test_off_topic_question_escalates_without_quoting_clauses(tiny_kb):
 
 
 def _citation(cid, section, stance, strength, situation):
-    from bot.answer import Citation
+    from bot.decide.answer import Citation
 
     return Citation(cid, section, "P", "p", f"text {cid}", "alpha", stance, situation=situation, strength=strength)
 
@@ -104,7 +104,7 @@ def test_close_clauses_in_different_situations_are_ambiguous():
 def test_ambiguous_answer_renders_did_you_mean_with_each_situation(tiny_kb):
     from dataclasses import replace
 
-    from bot.answer import AMBIGUOUS
+    from bot.decide.answer import AMBIGUOUS
     from bot.render import answer_json, render_text
 
     bot = make_bot(tiny_kb)

@@ -14,9 +14,9 @@ from datetime import date
 from . import safeguarding
 from .scope import in_scope
 from .calibration import Calibration, features_of
-from .config import Settings
-from .knowledge.load import Clause, Contact, KnowledgeBase, School
-from .retrieval.lexical import Retriever, SearchResult
+from ..config import Settings
+from ..knowledge.load import Clause, Contact, KnowledgeBase, School
+from ..retrieval.lexical import Retriever, SearchResult
 
 ANSWER, ESCALATE, URGENT = "answer", "escalate", "urgent"
 

@@ -1,6 +1,6 @@
 import pytest
 
-from bot.stance import classify
+from bot.decide.stance import classify
 
 
 @pytest.mark.parametrize("text,lead_in,stance", [

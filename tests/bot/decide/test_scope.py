@@ -1,6 +1,6 @@
 import pytest
 
-from bot.scope import in_scope
+from bot.decide.scope import in_scope
 
 
 @pytest.mark.parametrize("question", [
