@@ -20,7 +20,7 @@ from bot.config import Settings
 from bot.escalations.model import Escalation, OutboxMessage
 from bot.escalations.notify import NotifierRegistry, default_registry
 from bot.escalations.service import EscalationService
-from bot.escalations.store import open_store
+from bot.escalations.factory import open_store
 from bot.escalations.worker import run_worker
 
 from .appkeys import READINESS_CHECKS

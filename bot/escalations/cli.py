@@ -6,10 +6,11 @@ import argparse
 import asyncio
 import sys
 
+from .factory import open_store
 from .model import STATUSES, IllegalTransition, NotFound, iso
 from .notify import default_registry
 from .service import EscalationService
-from .store import Conflict, open_store
+from .store import Conflict
 
 
 def _short(text: str, width: int) -> str:

@@ -291,15 +291,3 @@ def _now_text() -> str:
     from datetime import datetime, timezone
 
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-def open_store(settings) -> EscalationStore:
-    """The configured backend (not yet opened): PostgreSQL when DATABASE_URL is set, else SQLite."""
-    if settings.database_url:
-        from .postgres_store import PostgresStore
-
-        return PostgresStore(settings.database_url)
-    from .sqlite_store import SqliteStore
-
-    return SqliteStore(settings.db_path)
-

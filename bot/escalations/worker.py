@@ -6,9 +6,10 @@ import asyncio
 import logging
 import signal
 
+from .factory import open_store
 from .notify import NotifierRegistry, default_registry
 from .outbox import OutboxWorker
-from .store import EscalationStore, open_store
+from .store import EscalationStore
 
 log = logging.getLogger("policybot.escalations.worker")
 
