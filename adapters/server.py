@@ -16,7 +16,6 @@ import contextlib
 import logging
 import signal
 import sys
-from dataclasses import dataclass
 from typing import AsyncIterator, Callable, Sequence
 
 from aiohttp import web
@@ -26,6 +25,7 @@ from bot.service import build_bot
 
 from . import escalation_wiring, health, web_api
 from .appkeys import CAN_ESCALATE, READINESS_CHECKS, RUNTIME, SETTINGS
+from .channel import Channel
 from .request_log import log_requests
 from .runtime import BotFactory, BotRuntime
 from .web_security import RateLimiter, api_guard, security_headers, web_chat_decision
@@ -33,22 +33,6 @@ from .web_security import RateLimiter, api_guard, security_headers, web_chat_dec
 log = logging.getLogger("policybot.server")
 
 CleanupHook = Callable[[web.Application], AsyncIterator[None]]
-
-
-@dataclass(frozen=True)
-class Channel:
-    """A way in for staff. `mount` is None when the channel is off; `off_because` then names
-    the environment variables that would turn it on. `where` completes the "on" line."""
-
-    name: str
-    mount: Callable[[web.Application], None] | None
-    off_because: str = ""
-    where: str = ""
-
-    def status_line(self, base_url: str) -> str:
-        if self.mount is None:
-            return f"{self.name}: off ({self.off_because})"
-        return f"{self.name}: on at {base_url}{self.where}"
 
 
 CHANNELS = web.AppKey("channels", list)
@@ -63,7 +47,7 @@ def web_chat_channel(settings: Settings) -> Channel:
 
 
 def default_channels(settings: Settings) -> list[Channel]:
-    # Imported here, not at the top: the channels import Channel from this module.
+    # Imported here, as before; the channels import Channel from adapters/channel.py, not from here.
     from .slack.channel import slack_channel
     from .teams.channel import teams_channel
     return [slack_channel(settings), teams_channel(settings), web_chat_channel(settings)]

@@ -30,10 +30,10 @@ from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.appkeys import RUNTIME
+from adapters.channel import Channel
 from adapters.escalation_wiring import ESCALATION_CONSUMERS
 from adapters.request_log import REQUEST_ID
 from adapters.retention import retention_loop
-from adapters.server import Channel
 from bot.config import Settings
 
 from . import mapping

@@ -16,11 +16,11 @@ from typing import AsyncIterator
 from aiohttp import web
 
 from adapters.appkeys import RUNTIME
+from adapters.channel import Channel
 from adapters.escalation_wiring import ESCALATION_CONSUMERS
 from adapters.place_mapping import load as load_mapping
 from adapters.request_log import REQUEST_ID
 from adapters.retention import retention_loop
-from adapters.server import Channel
 from adapters.web_security import BodyTooLarge, is_loopback, read_json_capped
 from bot.config import ConfigError, Settings
 
