@@ -4,7 +4,7 @@ Why generated rather than checked in: the manifest must carry this deployment's 
 (MICROSOFT_APP_ID) and host, and a hand-edited copy drifts from the schema. Everything here is
 the standard library (zipfile, zlib, struct): the icons are drawn in Python (a shield with a
 tick) so a fresh checkout can build a package with no image tools. `policybot teams-package`
-(bot/cli.py) is the front end; the manifest targets MANIFEST_VERSION, the newest published
+(adapters/cli/) is the front end; the manifest targets MANIFEST_VERSION, the newest published
 in OfficeDev/microsoft-teams-app-schema (tests validate it against that schema).
 """
 from __future__ import annotations

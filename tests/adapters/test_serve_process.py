@@ -24,7 +24,7 @@ def test_serve_answers_healthz_logs_channels_and_exits_cleanly_on_sigterm():
     port = free_port()
     env = dict(os.environ, PORT=str(port), POLICYBOT_TODAY="2026-11-25")
     env.pop("POLICYBOT_HOST", None)
-    proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve"], cwd=REPO, env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "adapters.cli", "serve"], cwd=REPO, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         body = None
@@ -55,7 +55,7 @@ def test_serve_answers_healthz_logs_channels_and_exits_cleanly_on_sigterm():
 
 def test_serve_with_a_bad_port_stops_naming_the_variable():
     env = dict(os.environ, PORT="not-a-port")
-    proc = subprocess.run([sys.executable, "-m", "bot.cli", "serve"], cwd=REPO, env=env,
+    proc = subprocess.run([sys.executable, "-m", "adapters.cli", "serve"], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
     assert "PORT='not-a-port' is not a whole number" in proc.stderr

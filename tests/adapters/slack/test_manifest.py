@@ -20,7 +20,7 @@ def test_http_manifest_points_every_url_at_the_events_route():
 
 
 def test_socket_mode_manifest_has_no_urls(capsys):
-    from bot.cli import main
+    from adapters.cli import main
 
     assert main(["slack-manifest", "--socket-mode"]) == 0
     out = capsys.readouterr().out

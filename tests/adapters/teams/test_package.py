@@ -14,7 +14,7 @@ import pytest
 from jsonschema import Draft7Validator
 
 from adapters.teams import package
-from bot import cli
+from adapters import cli
 from bot.decide.answer import URGENT
 from bot.decide.scope import in_scope
 

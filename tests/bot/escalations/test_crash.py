@@ -38,7 +38,7 @@ def _env(db, smtp_port, pause=""):
 
 
 def _start(db, smtp_port, log, pause=""):
-    return subprocess.Popen([sys.executable, "-m", "bot.cli", "worker"], cwd=REPO, env=_env(db, smtp_port, pause),
+    return subprocess.Popen([sys.executable, "-m", "adapters.cli", "worker"], cwd=REPO, env=_env(db, smtp_port, pause),
                             stdout=subprocess.PIPE, stderr=log, text=True)
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import main
+from adapters.cli import main
 from bot.knowledge.load import KnowledgeError, load_knowledge, parse_review_date
 from tests.conftest import POLICY_A, write
 

@@ -6,14 +6,14 @@ import io
 
 import pytest
 
-from bot import cli
+from adapters import cli
 from bot.config import ConfigError, from_env
 from bot.escalations.model import Asker
 from bot.escalations.notify import NotifierRegistry
 from bot.escalations.service import EscalationService
 from bot.escalations.sqlite_store import SqliteStore
 
-from .conftest import make_answer
+from tests.bot.escalations.conftest import make_answer
 
 
 @pytest.fixture

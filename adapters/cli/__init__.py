@@ -1,4 +1,5 @@
-"""The `policybot` command: ask, batch, eval, chat, kb check, ingest."""
+"""The `policybot` command (ask, batch, eval, chat, kb check, ingest, serve, worker, escalations...):
+the composition root. It may import everything in bot/ and adapters/; nothing imports it."""
 from __future__ import annotations
 
 import argparse
@@ -6,10 +7,13 @@ import os
 import sys
 from pathlib import Path
 
-from . import config
-from .decide.answer import QuestionError
-from .render import answer_json
-from .knowledge.load import KnowledgeError, UnknownSchool, load_knowledge
+from bot import config
+from bot.decide.answer import QuestionError
+from bot.render import answer_json
+from bot.knowledge.load import KnowledgeError, UnknownSchool, load_knowledge
+
+# `policybot --help` shows this, as it showed the module's docstring when the command lived in bot/cli.py.
+DESCRIPTION = "The `policybot` command: ask, batch, eval, chat, kb check, ingest."
 
 
 def _cmd_kb_check(args: argparse.Namespace, settings: config.Settings) -> int:
@@ -21,7 +25,7 @@ def _cmd_kb_check(args: argparse.Namespace, settings: config.Settings) -> int:
             print(problem, file=sys.stderr)
         print(f"{len(exc.problems)} problem(s) in {root}", file=sys.stderr)
         return 1
-    from .knowledge.source_coverage import coverage
+    from bot.knowledge.source_coverage import coverage
 
     clauses = sum(len(s.clauses) for s in kb.schools.values())
     print(f"ok: {len(kb.schools)} schools, {clauses} clauses, {len(kb.synonyms)} synonym groups in {root}")
@@ -40,7 +44,7 @@ def _cmd_kb_check(args: argparse.Namespace, settings: config.Settings) -> int:
 
 
 def _cmd_ingest(args: argparse.Namespace, settings: config.Settings) -> int:
-    from .knowledge.ingest import draft_yaml
+    from bot.knowledge.ingest import draft_yaml
 
     path = Path(args.file)
     if path.suffix.lower() not in (".txt", ".md"):
@@ -59,7 +63,7 @@ def _cmd_ingest(args: argparse.Namespace, settings: config.Settings) -> int:
 
 
 def _bot(settings: config.Settings):
-    from .service import build_bot
+    from bot.service import build_bot
 
     return build_bot(settings)
 
@@ -67,7 +71,7 @@ def _bot(settings: config.Settings):
 def _cmd_ask(args: argparse.Namespace, settings: config.Settings) -> int:
     import json
 
-    from .render import render_text
+    from bot.render import render_text
 
     bot = _bot(settings)
     try:
@@ -107,7 +111,7 @@ def _cmd_batch(args: argparse.Namespace, settings: config.Settings) -> int:
 
 
 def _cmd_chat(args: argparse.Namespace, settings: config.Settings) -> int:
-    from .render import render_text
+    from bot.render import render_text
 
     bot = _bot(settings)
     schools = sorted(bot.kb.schools)
@@ -151,8 +155,8 @@ def _cmd_chat(args: argparse.Namespace, settings: config.Settings) -> int:
 def _bots_by_mode(settings: config.Settings) -> dict:
     """One bot per retrieval mode over one knowledge base and one loaded model (BM25 only
     when the model is off or unavailable)."""
-    from .knowledge.load import load_knowledge
-    from .service import BM25, FUSED, SEMANTIC, build_bot, load_semantic
+    from bot.knowledge.load import load_knowledge
+    from bot.service import BM25, FUSED, SEMANTIC, build_bot, load_semantic
 
     kb = load_knowledge(settings.knowledge_dir)
     bots = {BM25: build_bot(settings, kb, BM25)}
@@ -167,7 +171,7 @@ _MODE_LABELS = {"bm25": "BM25 only", "semantic": "semantic only", "fused": "fuse
 
 
 def _cmd_eval(args: argparse.Namespace, settings: config.Settings) -> int:
-    from . import evaluate
+    from bot import evaluate
 
     bots = _bots_by_mode(settings)
     kb = next(iter(bots.values())).kb
@@ -192,9 +196,9 @@ def _cmd_eval(args: argparse.Namespace, settings: config.Settings) -> int:
 
 
 def _cmd_calibrate(args: argparse.Namespace, settings: config.Settings) -> int:
-    from . import evaluate
-    from .decide.calibration import MODE_FEATURES, dump_calibrations
-    from .service import CALIBRATION_FILE
+    from bot import evaluate
+    from bot.decide.calibration import MODE_FEATURES, dump_calibrations
+    from bot.service import CALIBRATION_FILE
 
     bots = _bots_by_mode(settings)
     items = evaluate.load_items(Path(args.file))
@@ -219,13 +223,13 @@ def _cmd_serve(args: argparse.Namespace, settings: config.Settings) -> int:
 
 
 def _cmd_escalations(args: argparse.Namespace, settings: config.Settings) -> int:
-    from .escalations.cli import run
+    from .escalations import run
 
     return run(args, settings)
 
 
 def _cmd_worker(args: argparse.Namespace, settings: config.Settings) -> int:
-    from .escalations.worker import main as worker_main
+    from bot.escalations.worker import main as worker_main
 
     return worker_main(settings)
 
@@ -245,7 +249,7 @@ def _cmd_slack_manifest(args: argparse.Namespace, settings: config.Settings) -> 
 
 def _add_escalation_commands(sub) -> None:
     """`escalations ...` (the lead's CLI) and `worker` (the outbox/routing worker), issue 5."""
-    from .escalations.cli import add_parser
+    from .escalations import add_parser
 
     add_parser(sub)
     sub.choices["escalations"].set_defaults(func=_cmd_escalations)
@@ -254,7 +258,7 @@ def _add_escalation_commands(sub) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="policybot", description=__doc__)
+    parser = argparse.ArgumentParser(prog="policybot", description=DESCRIPTION)
     sub = parser.add_subparsers(dest="command", required=True)
 
     kb = sub.add_parser("kb", help="knowledge-base tools")
@@ -337,6 +341,3 @@ def main(argv: list[str] | None = None) -> int:
         print(f"policybot: the knowledge base has problems:\n{exc}", file=sys.stderr)
         return 2
 
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -16,7 +16,7 @@ def run(args, tiny_kb=None, stdin="", env_extra=None):
     if tiny_kb:
         env["POLICYBOT_KNOWLEDGE_DIR"] = str(tiny_kb)
     env.update(env_extra or {})
-    return subprocess.run([sys.executable, "-m", "bot.cli", *args], input=stdin, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "adapters.cli", *args], input=stdin, capture_output=True,
                           text=True, cwd=REPO, env=env, timeout=120)
 
 

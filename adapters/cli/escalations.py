@@ -6,11 +6,11 @@ import argparse
 import asyncio
 import sys
 
-from .factory import open_store
-from .model import STATUSES, IllegalTransition, NotFound, iso
-from .notify import default_registry
-from .service import EscalationService
-from .store import Conflict
+from bot.escalations.factory import open_store
+from bot.escalations.model import STATUSES, IllegalTransition, NotFound, iso
+from bot.escalations.notify import default_registry
+from bot.escalations.service import EscalationService
+from bot.escalations.store import Conflict
 
 
 def _short(text: str, width: int) -> str:
