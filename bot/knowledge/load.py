@@ -15,6 +15,7 @@ from typing import Any
 
 from ..decide import stance as stance_mod
 from ..retrieval.text import collapse_ws
+from .concerns import EMPTY_BANK, ConcernBank, load_concern_bank
 from .yamlio import LineMap, YamlError, load_yaml
 
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -111,6 +112,7 @@ class KnowledgeBase:
     schools: dict[str, School]
     synonyms: tuple[SynonymGroup, ...] = ()
     school_synonyms: dict[str, tuple[SynonymGroup, ...]] = field(default_factory=dict)
+    concerns: ConcernBank = EMPTY_BANK  # the concern detector's exemplars (knowledge/concerns/)
 
     def school(self, slug: str) -> School:
         try:
@@ -424,9 +426,20 @@ def load_knowledge(root: Path) -> KnowledgeBase:
         synonyms = _load_synonyms(c, syn_path, c.load(syn_path))
     if not school_files:
         c.add(schools_dir, 0, "no school files")
+    concerns = load_concern_bank(c, concern_root(root))
     if c.problems:
         raise KnowledgeError(c.problems)
-    return KnowledgeBase(root=root, schools=schools, synonyms=synonyms, school_synonyms=school_synonyms)
+    return KnowledgeBase(root=root, schools=schools, synonyms=synonyms, school_synonyms=school_synonyms,
+                         concerns=concerns)
+
+
+def concern_root(root: Path) -> Path:
+    """The knowledge directory whose concerns/ is used: this one's, else the bundled one. A
+    deployment's own knowledge directory usually holds only its schools; live-concern
+    detection must not silently fall back to the lexicon because of that."""
+    from .concerns import CONCERNS_DIR
+
+    return root if (root / CONCERNS_DIR).is_dir() else bundled_knowledge_dir()
 
 
 def bundled_knowledge_dir() -> Path:
