@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 # Bump when the graph changes, so cached models and vectors made by an older graph are not reused.
-EXPORT_VERSION = 1
+EXPORT_VERSION = 2  # 2: the token states are a second output, for sentence vectors pooled from one pass
 OPSET = 17
 
 _DTYPES = {"F32": np.float32, "F16": np.float16, "I64": np.int64}
@@ -132,12 +132,16 @@ def build_model(model_dir: Path):
     norm = node("Max", [node("ReduceL2", [mean], axes=[1], keepdims=1),
                         const(np.array(1e-12, np.float32))])
     nodes.append(helper.make_node("Div", [mean, norm], ["sentence_embedding"]))
+    # The token states before pooling: a sentence of a long question is pooled from the same
+    # pass (Encoder.encode_spans), instead of a forward pass per sentence.
+    nodes.append(helper.make_node("Identity", [x], ["token_embeddings"]))
 
     graph = helper.make_graph(
         nodes, "all-MiniLM-L6-v2",
         [helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch", "tokens"]),
          helper.make_tensor_value_info("attention_mask", TensorProto.INT64, ["batch", "tokens"])],
-        [helper.make_tensor_value_info("sentence_embedding", TensorProto.FLOAT, ["batch", hidden])],
+        [helper.make_tensor_value_info("sentence_embedding", TensorProto.FLOAT, ["batch", hidden]),
+         helper.make_tensor_value_info("token_embeddings", TensorProto.FLOAT, ["batch", "tokens", hidden])],
         inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
                               producer_name="policybot.onnx_export")

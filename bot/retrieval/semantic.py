@@ -72,7 +72,7 @@ class SemanticScorer:
                  time.perf_counter() - started)
 
     def scores(self, school: str, question: str) -> SemanticScores:
-        q = self.encoder.encode([question])[0]
+        q = self.encoder.encode_units([question])[0]
         by_school = {slug: vectors.scores(q) for slug, vectors in self._schools.items()}
         domain = max((float(s.max()) for s in by_school.values() if len(s)), default=-1.0)
         return SemanticScores(by_school[school], domain)

@@ -72,3 +72,40 @@ def test_a_corrupt_model_file_is_reported(tmp_path: Path):
     path.write_bytes(b"not an onnx model")
     with pytest.raises(EmbeddingUnavailable, match="cannot load"):
         load_encoder(tmp_path)
+
+
+def test_spans_come_from_one_pass_and_the_whole_vector_is_the_models_own(encoder):
+    text = "I teach Year 4. One of them said a man online sends her gifts. Can I post the class photo?"
+    spans = [(0, 15), (16, 62), (63, len(text))]
+    runs = []
+    real_run = encoder.session.run
+
+    class Counting:
+        def run(self, outputs, feeds):
+            runs.append(outputs)
+            return real_run(outputs, feeds)
+
+    session, encoder.session = encoder.session, Counting()
+    try:
+        vectors = encoder.encode_spans(text, spans)
+    finally:
+        encoder.session = session
+    assert len(runs) == 1 and vectors.shape == (4, 384)
+    assert float(vectors[0] @ encoder.encode([text])[0]) > 0.9999
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
+    # A span pooled in context is close to, not the same as, the sentence encoded alone.
+    alone = encoder.encode([text[16:62]])[0]
+    assert 0.6 < float(vectors[2] @ alone) < 0.9999
+    # A span covering the whole text is the whole text's vector (all tokens but the markers).
+    assert float(encoder.encode_spans(text, [(0, len(text))])[1] @ vectors[0]) > 0.98
+
+
+def test_encode_units_remembers_what_encode_spans_made(encoder):
+    text = "a question asked twice in a row by two stages of the bot"
+    encoder.encode_spans(text, [])
+    session, encoder.session = encoder.session, None  # any further model call would fail
+    try:
+        again = encoder.encode_units([text])
+    finally:
+        encoder.session = session
+    assert float(again[0] @ encoder.encode([text])[0]) > 0.9999
