@@ -46,13 +46,29 @@ def _quotes(citations: tuple[Citation, ...]) -> list[str]:
     return blocks
 
 
+# The steps every urgent reply gives, in the order staff are trained to take them (KCSIE Part
+# one): go to the DSL now, 999 if a child is in danger, then the category's own advice from the
+# concern bank, then what not to do. Short enough to read in ten seconds.
+DONT_INVESTIGATE = "Don't investigate or promise to keep it secret; note what was said in the child's words."
+
+
+def urgent_headline(answer: Answer) -> str:
+    return f"This sounds like a live safeguarding concern ({answer.concern or 'a child at risk'})."
+
+
+def urgent_steps(answer: Answer) -> list[str]:
+    """The urgent reply's steps, shared by the console, the web chat, Slack and Teams."""
+    people = " or ".join(dict.fromkeys(c.display for c in (answer.lead, answer.deputy)))
+    return [f"Go to {people} in person now; don't wait for a reply here. If a child is in immediate "
+            f"danger, call 999.", *answer.advice, DONT_INVESTIGATE]
+
+
 def render_text(answer: Answer) -> str:
     lead = answer.lead.display
     if answer.decision == URGENT:
         others = " and ".join(c.display for c in answer.contacts)
-        return (f"**This sounds like a live safeguarding concern ({answer.concern}).**\n"
-                f"Speak to your designated safeguarding lead in person now; do not wait for a reply here, "
-                f"and do not investigate or share any images yourself. If a child is in immediate danger, call 999.\n"
+        steps = "\n".join(f"- {step}" for step in urgent_steps(answer))
+        return (f"**{urgent_headline(answer)}**\n{steps}\n"
                 f"This goes straight to {others} at {answer.school_name}, marked urgent.")
     parts = []
     if answer.decision == ANSWER and answer.reason == AMBIGUOUS:

@@ -6,8 +6,9 @@ import logging
 
 from .decide.answer import PolicyBot
 from .decide.calibration import Calibration
+from .decide.concern import ConcernDetector, Thresholds, build_index, model_path
 from .config import Settings
-from .knowledge.load import KnowledgeBase, load_knowledge
+from .knowledge.load import KnowledgeBase, concern_root, load_knowledge
 from .retrieval.lexical import BM25Retriever
 
 CALIBRATION_FILE = "calibration.yaml"
@@ -32,10 +33,38 @@ def load_semantic(kb: KnowledgeBase, settings: Settings):
     return None
 
 
+def load_concerns(kb: KnowledgeBase, settings: Settings, encoder=None) -> ConcernDetector:
+    """The live-concern detector: lexicon and semantic layers, or the lexicon alone (said
+    once in the log) when the semantic stage is off or the model cannot load. The semantic
+    layer reads only the shipped concern bank, never the schools' clauses, so its verdicts
+    do not depend on which schools are loaded."""
+    bank = kb.concerns
+    thresholds = Thresholds.load(model_path(concern_root(kb.root)))
+    if bank.exemplars and thresholds.bank_digest and thresholds.bank_digest != bank.digest:
+        log.warning("the concern bank changed since its thresholds were fitted; "
+                    "run policybot concerns fit (see README, Live concerns)")
+    if not settings.semantic:
+        log.warning("live-concern detection on the lexicon alone (POLICYBOT_SEMANTIC=off): "
+                    "concerns described without keywords will be missed")
+        return ConcernDetector(bank, thresholds)
+    from .retrieval.embedding import EmbeddingUnavailable, load_encoder
+    from .retrieval.vector_cache import VectorCache
+
+    try:
+        encoder = encoder or load_encoder(settings.cache_dir, settings.model_variant, settings.model_threads)
+        cache = VectorCache(settings.cache_dir, encoder.version + "-concerns")
+        index = build_index(bank, lambda texts: cache.vectors(texts, encoder.encode)[0])
+        return ConcernDetector(bank, thresholds, index, encoder)
+    except (EmbeddingUnavailable, ValueError) as exc:
+        log.warning("live-concern detection on the lexicon alone: %s", exc)
+    return ConcernDetector(bank, thresholds)
+
+
 def build_bot(settings: Settings, kb: KnowledgeBase | None = None, mode: str | None = None,
-              semantic=None) -> PolicyBot:
+              semantic=None, concerns: ConcernDetector | None = None) -> PolicyBot:
     """The bot in `mode` (default: fused when settings.semantic and the model loads, else
-    bm25). `semantic` lets callers that build several bots share one loaded scorer."""
+    bm25). `semantic` and `concerns` let callers that build several bots share one loaded
+    scorer and one concern detector."""
     kb = kb or load_knowledge(settings.knowledge_dir)
     lexical = BM25Retriever(kb)
     mode = mode or (FUSED if settings.semantic else BM25)
@@ -49,4 +78,6 @@ def build_bot(settings: Settings, kb: KnowledgeBase | None = None, mode: str | N
 
             retriever = FusedRetriever(lexical, semantic, mode)
     calibration = Calibration.load(settings.knowledge_dir / CALIBRATION_FILE, mode)
-    return PolicyBot(kb, retriever, settings, calibration, mode)
+    if concerns is None:
+        concerns = load_concerns(kb, settings, semantic.encoder if semantic is not None else None)
+    return PolicyBot(kb, retriever, settings, calibration, mode, concerns)

@@ -7,7 +7,7 @@ are Slack's concern alone; everything shown here is escaped and cut to fit.
 from __future__ import annotations
 
 from bot.decide.answer import AMBIGUOUS, ANSWER, URGENT, Answer, Citation
-from bot.render import STANCE_WORDS, clause_plain
+from bot.render import STANCE_WORDS, clause_plain, urgent_headline, urgent_steps
 
 MAX_BLOCKS = 50
 MAX_SECTION = 3000
@@ -80,10 +80,8 @@ def answer_blocks(answer: Answer, ref: str = "", question: str = "", buttons: bo
         head.append(context(f"You asked: {escape(question)}"))
     if answer.decision == URGENT:
         who = " and ".join(escape(c.display) for c in answer.contacts)
-        head.append(section(
-            f":rotating_light: *This sounds like a live safeguarding concern ({escape(answer.concern)}).*\n"
-            "Speak to your designated safeguarding lead *in person now*; do not wait for a reply here, and do "
-            "not investigate or share any images yourself. If a child is in immediate danger, call 999."))
+        head.append(section(f":rotating_light: *{escape(urgent_headline(answer))}*\n"
+                            + "\n".join(f"\u2022 {escape(step)}" for step in urgent_steps(answer))))
         head.append(section(f"This has gone straight to {who} at {school}, marked urgent."))
         return head  # never quotes policy, no feedback buttons
     if answer.decision == ANSWER and answer.reason == AMBIGUOUS:

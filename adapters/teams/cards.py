@@ -24,7 +24,7 @@ from typing import Any, Callable
 
 from bot.decide.answer import AMBIGUOUS, ANSWER, URGENT, Answer, Citation
 from bot.escalations.model import NOTIFY_DEPUTY, REMIND, Escalation
-from bot.render import STANCE_WORDS, clause_plain, render_text
+from bot.render import STANCE_WORDS, clause_plain, render_text, urgent_steps
 
 # Teams renders Adaptive Cards up to schema 1.5 (desktop, web and mobile); a 1.6 card would
 # show only its fallbackText there.
@@ -203,9 +203,7 @@ def answer_card(answer: Answer, *, ref: str, lead_name: str | None = None, can_a
             label("URGENT: this sounds like a live safeguarding concern", weight="Bolder", color="Attention",
                   size="Medium"),
             rich(run("Concern: ", weight="Bolder"), run(answer.concern or "unspecified")),
-            label("Speak to your designated safeguarding lead in person now; do not wait for a reply here, "
-                  "and do not investigate or share any images yourself. If a child is in immediate danger, "
-                  "call 999."),
+            *(label(f"\u2022 {step}") for step in urgent_steps(answer)),
         ], style="attention"))
         head.append(rich("This has gone straight to ", run(who, weight="Bolder"), " at ", run(school),
                          ", marked urgent."))

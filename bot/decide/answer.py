@@ -8,10 +8,10 @@ attached for the lead (and shown to the asker as "closest, may not answer this")
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 
-from . import safeguarding
+from .concern import Concern, ConcernDetector
 from .scope import in_scope
 from .calibration import Calibration, features_of
 from ..config import Settings
@@ -80,7 +80,9 @@ class Answer:
     lead: Contact
     deputy: Contact
     review_warnings: tuple[ReviewWarning, ...] = ()
-    concern: str = ""  # the safeguarding category for urgent answers
+    concern: str = ""  # urgent answers: the concern's title, e.g. "self-harm or suicide"
+    concern_category: str = ""  # its slug (knowledge/concerns/<slug>.yaml)
+    advice: tuple[str, ...] = ()  # urgent answers: what to do for this kind of concern, from the bank
     features: dict = field(default_factory=dict, compare=False)
 
     @property
@@ -115,11 +117,17 @@ class PolicyBot:
     """The core: holds one loaded knowledge base and a retriever over it."""
 
     def __init__(self, kb: KnowledgeBase, retriever: Retriever, settings: Settings,
-                 calibration: Calibration | None = None, mode: str = "bm25"):
+                 calibration: Calibration | None = None, mode: str = "bm25",
+                 concerns: ConcernDetector | None = None):
         self.kb, self.retriever, self.settings, self.mode = kb, retriever, settings, mode
+        self.concerns = concerns or ConcernDetector(kb.concerns)
         self.calibration = calibration or Calibration.default()
         self.threshold = (settings.answer_threshold if settings.answer_threshold is not None
                           else self.calibration.threshold)
+
+    def with_concerns(self, concerns: ConcernDetector) -> "PolicyBot":
+        """The same bot with another concern detector (evaluation: another fold's thresholds)."""
+        return PolicyBot(self.kb, self.retriever, self.settings, self.calibration, self.mode, concerns)
 
     def answer(self, school: str, question: str) -> Answer:
         """Raises UnknownSchool for a school not in the knowledge base and QuestionError for bad input."""
@@ -130,9 +138,27 @@ class PolicyBot:
         urgent or off-topic), so evaluation measures the ranking without searching again."""
         record = self.kb.school(school)
         text = clean_question(question, self.settings.max_question_chars)
-        concern = safeguarding.detect(text)
+        concern = self.concerns.detect(text)
         if concern:
-            return self._build(record, URGENT, 1.0, LIVE_CONCERN, (), concern=concern.category), None
+            return self.urgent(record, concern), None
+        return self.decide_from_policy(record, text)
+
+    def urgent(self, record: School, concern: Concern) -> Answer:
+        """Never answered from policy: the reply is the category's advice (both categories'
+        when the detector cannot tell two apart), and the question goes to lead and deputy."""
+        bank = self.kb.concerns
+        category = bank.category(concern.category)
+        title = category.title if category else concern.category.replace("-", " ")
+        advice = [a for slug in (concern.category, *concern.also) if bank.category(slug)
+                  for a in bank.category(slug).advice]
+        answer = self._build(record, URGENT, 1.0, LIVE_CONCERN, ())
+        return replace(answer, concern=title[:1].lower() + title[1:], concern_category=concern.category,
+                       advice=tuple(dict.fromkeys(advice)))
+
+    def decide_from_policy(self, record: School, text: str) -> tuple[Answer, SearchResult | None]:
+        """The answer from the school's policy alone, as if no concern had been found
+        (evaluation uses it to re-decide concerns at other thresholds without searching again)."""
+        school = record.slug
         if not in_scope(text):
             return self._build(record, ESCALATE, 0.0, OUT_OF_SCOPE, ()), None
         result = self.retriever.search(school, text, k=max(10, self.settings.max_citations))
@@ -170,7 +196,7 @@ class PolicyBot:
         return tuple(out)
 
     def _build(self, school: School, decision: str, confidence: float, reason: str,
-               citations: tuple[Citation, ...], concern: str = "", features: dict | None = None) -> Answer:
+               citations: tuple[Citation, ...], features: dict | None = None) -> Answer:
         today = self.settings.current_date()
         cited = {c.policy_id for c in citations}
         warnings = tuple(ReviewWarning(p.title, p.next_review, p.next_review_by)
@@ -178,4 +204,4 @@ class PolicyBot:
         return Answer(school=school.slug, school_name=school.name, decision=decision,
                       confidence=round(min(1.0, max(0.0, confidence)), 3),
                       reason=reason, citations=citations, lead=school.lead, deputy=school.deputy,
-                      review_warnings=warnings, concern=concern, features=features or {})
+                      review_warnings=warnings, features=features or {})

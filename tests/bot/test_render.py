@@ -1,3 +1,4 @@
+import re
 from datetime import date
 
 from bot.decide.answer import Answer, Citation, ReviewWarning
@@ -39,6 +40,18 @@ def test_escalation_says_plainly_who_it_goes_to():
 def test_urgent_tells_the_asker_to_speak_to_the_dsl_now_and_names_both_contacts():
     a = Answer("arh", "ARH", "urgent", 1.0, "urgent", (), LEAD, DEPUTY, concern="self-harm or suicide")
     text = render_text(a)
-    assert "Speak to your designated safeguarding lead in person now" in text
-    assert "Mr W Holder (Online Safety Co-ordinator) and the Headteacher" in text
+    assert "Go to Mr W Holder (Online Safety Co-ordinator) or the Headteacher in person now" in text
     assert "999" in text
+    assert "Don't investigate or promise to keep it secret" in text and "in the child's words" in text
+
+
+def test_urgent_reply_carries_the_category_advice_and_stays_short():
+    advice = ("Don't view more than you must, and don't copy, forward, screenshot or delete the images (UKCIS).",)
+    a = Answer("arh", "ARH", "urgent", 1.0, "urgent", (), LEAD, DEPUTY, concern="sexual images of a child",
+               concern_category="images", advice=advice)
+    text = render_text(a)
+    assert "(sexual images of a child)" in text and advice[0] in text
+    assert "ARH's policy" not in text and "says:" not in text  # never answered from policy
+    # Ten seconds of reading: the steps (without the delivery line) stay under 75 words.
+    steps = text.split("\n")[:-1]
+    assert len(re.findall(r"[A-Za-z0-9']+", " ".join(steps))) < 75
