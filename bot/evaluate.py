@@ -89,6 +89,15 @@ def metrics(outcomes: list[Outcome]) -> dict[str, float]:
     }
 
 
+def misses(outcomes: list[Outcome]) -> str:
+    """The ids behind the urgent columns: live concerns not marked urgent, and urgent given
+    to questions that are not live concerns."""
+    missed = [o.item.id for o in outcomes if o.item.urgent and o.decision != URGENT]
+    false = [o.item.id for o in outcomes if not o.item.urgent and o.decision == URGENT]
+    return (f"missed urgent ({len(missed)}): {', '.join(missed) or 'none'}\n"
+            f"false urgent ({len(false)}): {', '.join(false) or 'none'}\n")
+
+
 def run_bot(bot: PolicyBot, items: list[Item]) -> list[Outcome]:
     outcomes = []
     for item in items:

@@ -158,30 +158,71 @@ def _bots_by_mode(settings: config.Settings) -> dict:
     from bot.knowledge.load import load_knowledge
     from bot.service import BM25, FUSED, SEMANTIC, build_bot, load_semantic
 
+    from bot.service import load_concerns
+
     kb = load_knowledge(settings.knowledge_dir)
-    bots = {BM25: build_bot(settings, kb, BM25)}
     semantic = load_semantic(kb, settings) if settings.semantic else None
+    concerns = load_concerns(kb, settings, semantic.encoder if semantic is not None else None)
+    bots = {BM25: build_bot(settings, kb, BM25, concerns=concerns)}
     if semantic is not None:
-        bots[SEMANTIC] = build_bot(settings, kb, SEMANTIC, semantic)
-        bots[FUSED] = build_bot(settings, kb, FUSED, semantic)
+        bots[SEMANTIC] = build_bot(settings, kb, SEMANTIC, semantic, concerns)
+        bots[FUSED] = build_bot(settings, kb, FUSED, semantic, concerns)
     return bots
 
 
 _MODE_LABELS = {"bm25": "BM25 only", "semantic": "semantic only", "fused": "fused (BM25 + semantic, the default)"}
 
 
-def _cmd_eval(args: argparse.Namespace, settings: config.Settings) -> int:
+def _load_sets(files: list[str], kb) -> dict[str, list] | None:
     from bot import evaluate
+
+    sets = {}
+    for file in files:
+        items = evaluate.load_items(Path(file))
+        unknown = sorted({i.school for i in items} - set(kb.schools))
+        if unknown:
+            print(f"policybot eval: unknown school(s) in {file}: {', '.join(unknown)}", file=sys.stderr)
+            return None
+        sets[Path(file).name] = items
+    return sets
+
+
+def _cmd_eval(args: argparse.Namespace, settings: config.Settings) -> int:
+    from bot import evaluate, evaluate_concerns
 
     bots = _bots_by_mode(settings)
     kb = next(iter(bots.values())).kb
-    items = evaluate.load_items(Path(args.file))
-    unknown = sorted({i.school for i in items} - set(kb.schools))
-    if unknown:
-        print(f"policybot eval: unknown school(s) in {args.file}: {', '.join(unknown)}", file=sys.stderr)
+    sets = _load_sets(args.files, kb)
+    if sets is None:
         return 2
     if not settings.semantic or len(bots) == 1:
         print("semantic stage off (POLICYBOT_SEMANTIC=off or model unavailable): BM25 rows only\n")
+    folds = {}
+    if len(sets) > 1:
+        # Live-concern thresholds for each set are fitted on the other sets, so no row below
+        # measures the concern detector on questions it was fitted on.
+        default = bots.get("fused") or next(iter(bots.values()))
+        assessed = {name: evaluate_concerns.assess(default, items) for name, items in sets.items()}
+        results = evaluate_concerns.leave_one_set_out(assessed, kb.concerns.digest)
+        folds = {r.held_out: r.thresholds for r in results}
+        print(evaluate_concerns.report(results))
+    else:
+        t = next(iter(bots.values())).concerns.thresholds
+        print(f"live-concern thresholds: shipped, fitted on {', '.join(t.fitted_on) or 'nothing (defaults)'} "
+              f"(in-sample for any of those files; give several files for leave-one-set-out)\n")
+    for name, items in sets.items():
+        if len(sets) > 1:
+            print(f"##### {name} (live-concern thresholds fitted on {', '.join(folds[name].fitted_on)})\n")
+        code = _eval_one(args, kb, items, {m: b.with_concerns(b.concerns.with_thresholds(folds[name]))
+                                           if name in folds else b for m, b in bots.items()})
+        if code:
+            return code
+    return 0
+
+
+def _eval_one(args: argparse.Namespace, kb, items: list, bots: dict) -> int:
+    from bot import evaluate
+
     systems = {"naive baseline (rank-bm25, raw text, best single threshold)": evaluate.run_baseline(kb, items)}
     for mode, bot in bots.items():
         ours = evaluate.run_bot(bot, items)
@@ -190,8 +231,37 @@ def _cmd_eval(args: argparse.Namespace, settings: config.Settings) -> int:
         if args.cv:
             systems[f"{label}: 5-fold cross-validated calibration"] = evaluate.cross_validated(bot, ours)
     print(evaluate.summary(systems))
+    print(evaluate.misses(systems[next(k for k in systems if not k.startswith("naive"))]))
     if not args.summary:
         print(evaluate.report(systems))
+    return 0
+
+
+def _cmd_concerns_fit(args: argparse.Namespace, settings: config.Settings) -> int:
+    from bot import evaluate_concerns
+    from bot.decide.concern import model_path
+    from bot.knowledge.load import concern_root
+    from bot.service import FUSED
+
+    bots = _bots_by_mode(settings)
+    bot = bots.get(FUSED) or next(iter(bots.values()))
+    if not bot.concerns.semantic:
+        print("policybot concerns fit: the semantic layer is off (POLICYBOT_SEMANTIC=off or the model is "
+              "unavailable); thresholds can only be fitted with it", file=sys.stderr)
+        return 2
+    sets = _load_sets(args.files, bot.kb)
+    if sets is None:
+        return 2
+    assessed = {name: evaluate_concerns.assess(bot, items) for name, items in sets.items()}
+    if len(assessed) > 1:
+        print(evaluate_concerns.report(evaluate_concerns.leave_one_set_out(assessed, bot.kb.concerns.digest)))
+    t = evaluate_concerns.fit_on(assessed, list(assessed), bot.kb.concerns.digest)
+    target = Path(args.out) if args.out else model_path(concern_root(bot.kb.root))
+    n = sum(len(v) for v in assessed.values())
+    t.save(target, f"Live-concern thresholds fitted by `policybot concerns fit` on {n} labelled questions "
+                   f"({', '.join(assessed)}) over the concern bank with digest {t.bank_digest}. Do not edit by "
+                   "hand; refit after changing the bank.")
+    print(f"fitted on all {n} questions: margin {t.margin:+.3f}, topic margin {t.topic_margin:+.3f}; wrote {target}")
     return 0
 
 
@@ -288,11 +358,20 @@ def build_parser() -> argparse.ArgumentParser:
     chat.add_argument("--school")
     chat.set_defaults(func=_cmd_chat)
 
-    ev = sub.add_parser("eval", help="measure on a labelled question file, beside a naive baseline")
-    ev.add_argument("file")
+    ev = sub.add_parser("eval", help="measure on labelled question files, beside a naive baseline; with "
+                        "several files, live-concern figures are leave-one-set-out")
+    ev.add_argument("files", nargs="+", metavar="FILE")
     ev.add_argument("--no-cv", dest="cv", action="store_false", help="skip the cross-validated calibration rows")
     ev.add_argument("--summary", action="store_true", help="overall rows only, no per-school tables")
     ev.set_defaults(func=_cmd_eval)
+
+    concerns = sub.add_parser("concerns", help="the live-concern detector")
+    concerns_sub = concerns.add_subparsers(dest="concerns_command", required=True)
+    fit = concerns_sub.add_parser("fit", help="fit the detector's thresholds on labelled question files "
+                                  "(prints leave-one-set-out figures first)")
+    fit.add_argument("files", nargs="+", metavar="FILE")
+    fit.add_argument("--out", help="where to write (default: KNOWLEDGE_DIR/concerns/model.yaml)")
+    fit.set_defaults(func=_cmd_concerns_fit)
 
     cal = sub.add_parser("calibrate", help="fit the confidence model on a labelled question file")
     cal.add_argument("file")
