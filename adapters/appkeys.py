@@ -19,5 +19,10 @@ ReadinessCheck = Callable[[], Awaitable[str]]
 SETTINGS = web.AppKey("settings", Settings)
 RUNTIME = web.AppKey("runtime", BotRuntime)
 READINESS_CHECKS = web.AppKey("readiness_checks", list)
+# Readiness notes return a dict merged into a ready /readyz body (warnings that do not make the
+# server unready, e.g. schools whose escalations would reach nobody).
+READINESS_NOTES = web.AppKey("readiness_notes", list)
+# Start-up warnings: callables given the loaded knowledge base, each returning lines to log once.
+STARTUP_WARNINGS = web.AppKey("startup_warnings", list)
 # Whether "Ask <lead>" can create an escalation for a school slug; False until issue 5 wires it.
 CAN_ESCALATE = web.AppKey("can_escalate", Callable)

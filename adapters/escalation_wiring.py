@@ -17,13 +17,15 @@ from typing import AsyncIterator, Callable
 from aiohttp import web
 
 from bot.config import Settings
-from bot.escalations.model import Escalation, OutboxMessage
-from bot.escalations.notify import NotifierRegistry, default_registry
-from bot.escalations.service import EscalationService
+from bot.escalations.delivery import Delivery, not_recorded
 from bot.escalations.factory import open_store
-from bot.escalations.worker import run_worker
+from bot.escalations.model import Asker, Escalation, OutboxMessage
+from bot.escalations.notify import NotifierRegistry, default_registry
+from bot.escalations.outbox import OutboxWorker
+from bot.escalations.reach import PERSON_CHANNELS, school_reach, unreachable_warnings
+from bot.escalations.service import STORE_DOWN, EscalationService
 
-from .appkeys import READINESS_CHECKS
+from .appkeys import READINESS_CHECKS, READINESS_NOTES, RUNTIME, STARTUP_WARNINGS
 
 log = logging.getLogger("policybot.escalations.server")
 
@@ -37,7 +39,14 @@ class EscalationHolder:
     """Filled in when the store opens (the app is frozen by then, so the key holds a box)."""
 
     service: EscalationService | None = None
-    error: str = ""
+    error: str = ""  # the store could not be opened
+
+    async def escalate(self, answer, question: str, asker: Asker, reason: str | None, dedupe_key: str,
+                       wait: float) -> tuple[Escalation | None, Delivery]:
+        """The service's escalate_and_report, or NOT_RECORDED when the store never opened."""
+        if self.service is None:
+            return None, not_recorded(STORE_DOWN)
+        return await self.service.escalate_and_report(answer, question, asker, reason, dedupe_key, wait)
 
 
 ESCALATIONS = web.AppKey("escalations", EscalationHolder)
@@ -73,14 +82,17 @@ def _lifecycle(settings: Settings):
             return
         registry = default_registry(settings)
         registry.register("web", WebNotifier())
-        holder.service = service = EscalationService(store, registry)
+        outbox = OutboxWorker(store, registry, settings)
+        holder.service = service = EscalationService(store, registry, wake=outbox.wake)
         for consumer in app[ESCALATION_CONSUMERS]:
             consumer(service, registry)
-        app[READINESS_CHECKS].append(_store_check(service))
+        app[READINESS_CHECKS].append(_store_check(holder))
+        app[READINESS_NOTES].append(_reach_note(app, registry))
         stop = asyncio.Event()
-        worker = asyncio.create_task(run_worker(settings, stop, registry, store))
+        worker = asyncio.create_task(outbox.run(stop))
         log.info("escalations: store %s, notifiers %s, worker running",
                  "PostgreSQL" if settings.database_url else settings.db_path, ",".join(registry.channels()))
+        app[STARTUP_WARNINGS].append(lambda kb: unreachable_warnings(kb, registry.channels()))
         try:
             yield
         finally:
@@ -99,12 +111,24 @@ def _failed(reason: str):
     return check
 
 
-def _store_check(service: EscalationService):
+def _store_check(holder: EscalationHolder):
     async def check() -> str:
         try:
-            await service.list(limit=1)
+            await holder.service.list(limit=1)
         except Exception as exc:  # noqa: BLE001
             return f"escalation store unreachable: {type(exc).__name__}"
-        return ""
+        return holder.service.write_error
 
     return check
+
+
+def _reach_note(app: web.Application, registry: NotifierRegistry):
+    """/readyz's word on reachability: schools whose escalations would reach nobody. A warning,
+    not unreadiness: the bot still answers, and such a school's staff are told to go in person."""
+    def note() -> dict:
+        kb = app[RUNTIME].bot.kb
+        channels = [c for c in registry.channels() if c in PERSON_CHANNELS]
+        unreachable = sorted(s for s in kb.schools if not school_reach(kb.schools[s], channels).anyone)
+        return {"notice_channels": channels, "unreachable_schools": unreachable}
+
+    return note

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from .appkeys import READINESS_CHECKS, RUNTIME
+from .appkeys import READINESS_CHECKS, READINESS_NOTES, RUNTIME
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -25,7 +25,10 @@ async def readyz(request: web.Request) -> web.Response:
             return web.json_response({"ready": False, "reason": reason}, status=503)
     kb = runtime.bot.kb
     clauses = sum(len(s.clauses) for s in kb.schools.values())
-    return web.json_response({"ready": True, "schools": len(kb.schools), "clauses": clauses})
+    body = {"ready": True, "schools": len(kb.schools), "clauses": clauses}
+    for note in request.app[READINESS_NOTES]:
+        body.update(note())
+    return web.json_response(body)
 
 
 def mount(app: web.Application) -> None:

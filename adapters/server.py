@@ -24,7 +24,7 @@ from bot.config import Settings
 from bot.service import build_bot
 
 from . import escalation_wiring, health, web_api
-from .appkeys import CAN_ESCALATE, READINESS_CHECKS, RUNTIME, SETTINGS
+from .appkeys import CAN_ESCALATE, READINESS_CHECKS, READINESS_NOTES, RUNTIME, SETTINGS, STARTUP_WARNINGS
 from .channel import Channel
 from .request_log import log_requests
 from .runtime import BotFactory, BotRuntime
@@ -69,6 +69,8 @@ def create_app(settings: Settings, *, factory: BotFactory = build_bot,
     app[SETTINGS] = settings
     app[RUNTIME] = runtime = BotRuntime(settings, factory)
     app[READINESS_CHECKS] = []
+    app[READINESS_NOTES] = []
+    app[STARTUP_WARNINGS] = []
     app[CHANNELS] = channels
     if escalations:
         escalation_wiring.install(app, settings)
@@ -87,8 +89,15 @@ def _bot_lifecycle(runtime: BotRuntime) -> CleanupHook:
     """Starts loading the bot without holding up the listening socket, so /readyz can say
     "loading" meanwhile; at cleanup (after in-flight handlers drained) closes the pool."""
 
+    async def load(app: web.Application) -> None:
+        await runtime.load()
+        if runtime.ready:
+            for warnings in app[STARTUP_WARNINGS]:
+                for line in warnings(runtime.bot.kb):
+                    log.warning("warning: %s", line)
+
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
-        task = asyncio.create_task(runtime.load(), name="load-bot")
+        task = asyncio.create_task(load(app), name="load-bot")
         yield
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):

@@ -19,7 +19,9 @@ from aiohttp import web
 from bot.decide.answer import ESCALATE, URGENT, QuestionError
 from bot.escalations.model import ASKED_BY_USER, Asker, NotFound
 from bot.knowledge.load import Contact, School, UnknownSchool
-from bot.render import answer_json, clause_plain
+from bot.escalations.delivery import not_recorded
+from bot.escalations.reach import school_reach
+from bot.render import answer_json, as_escalation, clause_plain, delivery_line
 
 from .appkeys import CAN_ESCALATE, RUNTIME, SETTINGS
 from .escalation_wiring import ESCALATIONS
@@ -40,7 +42,7 @@ def _contact(c: Contact) -> dict:
     return {"role": c.role, "name": c.name}
 
 
-def school_json(school: School, today, can_escalate: bool) -> dict:
+def school_json(school: School, today, can_escalate: bool, channels: tuple[str, ...] = ()) -> dict:
     return {
         "slug": school.slug, "name": school.name,
         "lead": _contact(school.lead), "deputy": _contact(school.deputy),
@@ -48,7 +50,17 @@ def school_json(school: School, today, can_escalate: bool) -> dict:
                       "due": p.next_review_by.isoformat(), "overdue": p.overdue(today)}
                      for p in school.policies],
         "can_escalate": can_escalate,
+        # Which channels can reach the lead and deputy here, so the page can say before anyone
+        # relies on it that questions would reach nobody.
+        "reach": school_reach(school, channels).as_dict(),
     }
+
+
+def _notice_channels(request: web.Request) -> tuple[str, ...]:
+    holder = request.app.get(ESCALATIONS)
+    if holder is None or holder.service is None:
+        return ()
+    return tuple(holder.service.registry.channels())
 
 
 async def schools(request: web.Request) -> web.Response:
@@ -58,7 +70,8 @@ async def schools(request: web.Request) -> web.Response:
         return _not_ready(exc)
     today = request.app[SETTINGS].current_date()
     can_escalate = request.app[CAN_ESCALATE]
-    return web.json_response({"schools": [school_json(kb.schools[slug], today, bool(can_escalate(slug)))
+    channels = _notice_channels(request)
+    return web.json_response({"schools": [school_json(kb.schools[slug], today, bool(can_escalate(slug)), channels)
                                           for slug in sorted(kb.schools)]})
 
 
@@ -109,9 +122,13 @@ async def ask(request: web.Request) -> web.Response:
     ms = (time.perf_counter() - started) * 1000
     request_id = request.get(REQUEST_ID, "-")
     log_decision(request_id, answer, ms, question if request.app[SETTINGS].log_questions else None)
-    out = _display_fields(answer_json(answer))
+    delivery = None
     if answer.decision in (ESCALATE, URGENT):
-        out["escalation"] = await _escalate(request, answer, question, payload, None, f"web:{request_id}")
+        esc, delivery = await _escalate(request, answer, question, payload, None, f"web:{request_id}")
+    out = _display_fields(answer_json(answer, delivery=delivery))
+    if delivery is not None:
+        out["escalation"] = _escalation_json(esc) if esc else None
+        out["delivery_text"] = delivery_line(answer, delivery)
     return web.json_response(out)
 
 
@@ -123,14 +140,14 @@ def _asker(request: web.Request, payload: dict) -> Asker:
 
 
 async def _escalate(request: web.Request, answer, question: str, payload: dict, reason: str | None,
-                    dedupe_key: str) -> dict | None:
-    """The escalation as the page needs it, or None when this server has no escalation store."""
+                    dedupe_key: str):
+    """(escalation or None, what happened to it): None with NOT_RECORDED when this server has
+    no escalation store or the store failed."""
     holder = request.app.get(ESCALATIONS)
-    if holder is None or holder.service is None:
-        return None
-    esc = await holder.service.escalate(answer, question, _asker(request, payload), reason=reason,
-                                        dedupe_key=dedupe_key)
-    return _escalation_json(esc)
+    if holder is None:
+        return None, not_recorded("escalations are not set up on this server")
+    wait = request.app[SETTINGS].delivery_wait_seconds
+    return await holder.escalate(answer, question, _asker(request, payload), reason, dedupe_key, wait)
 
 
 def _escalation_json(esc) -> dict:
@@ -149,8 +166,12 @@ async def escalate(request: web.Request) -> web.Response:
         return result
     payload, question, answer = result
     reason = None if answer.decision == URGENT else ASKED_BY_USER
-    out = await _escalate(request, answer, question, payload, reason, f"web:{request.get(REQUEST_ID, '-')}")
-    return web.json_response({"escalation": out}, status=201)
+    esc, delivery = await _escalate(request, answer, question, payload, reason, f"web:{request.get(REQUEST_ID, '-')}")
+    text = delivery_line(as_escalation(answer), delivery)
+    if esc is None:
+        return web.json_response({"error": text, "delivery": delivery.as_dict()}, status=503)
+    return web.json_response({"escalation": _escalation_json(esc), "delivery": delivery.as_dict(), "text": text},
+                             status=201)
 
 
 async def escalation_status(request: web.Request) -> web.Response:

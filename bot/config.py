@@ -152,8 +152,12 @@ class Settings:
     # POLICYBOT_RETRY_BASE_SECONDS / POLICYBOT_RETRY_MAX_SECONDS: exponential backoff (with jitter) between attempts.
     retry_base_seconds: float = 5.0
     retry_max_seconds: float = 600.0
-    # POLICYBOT_DELIVERY_LEASE_SECONDS: a claimed message not marked sent by then (worker died) is claimed again.
-    delivery_lease_seconds: float = 120.0
+    # POLICYBOT_DELIVERY_LEASE_SECONDS: a claimed message is claimed again this long after its worker stops
+    # renewing the claim (the worker died); a live worker renews it every third of this while it sends.
+    delivery_lease_seconds: float = 10.0
+    # POLICYBOT_DELIVERY_WAIT_SECONDS: how long a reply waits for an escalation's first notices to be
+    # delivered, so it can say "told NAME by Slack" rather than "queued".
+    delivery_wait_seconds: float = 3.0
     # POLICYBOT_WORKER_POLL_SECONDS: how often the outbox worker looks for due messages and timers.
     worker_poll_seconds: float = 2.0
     # POLICYBOT_RETENTION_DAYS: question/answer text of closed escalations is blanked after this many days.
@@ -167,6 +171,18 @@ class Settings:
     smtp_starttls: bool = True
     # POLICYBOT_WORKER_TEST_PAUSE: tests only; the worker stops dead at this point ("after_claim"/"after_send").
     worker_test_pause: str = ""
+
+    def notice_channels(self) -> tuple[str, ...]:
+        """The channels on which `policybot serve` can send a lead a notice (their notifiers run
+        when these are configured); the log reaches no person and is not among them."""
+        out = []
+        if self.slack_signing_secret and self.slack_bot_token:
+            out.append("slack")
+        if self.microsoft_app_id or self.teams_emulator:
+            out.append("teams")
+        if self.smtp_host:
+            out.append("email")
+        return tuple(out)
 
     def current_date(self) -> date:
         return self.today or date.today()
@@ -236,6 +252,7 @@ def from_env(env: dict | None = None) -> Settings:
         delivery_lease_seconds=_float(env, "POLICYBOT_DELIVERY_LEASE_SECONDS", Settings.delivery_lease_seconds,
                                       0.01, 86400),
         worker_poll_seconds=_float(env, "POLICYBOT_WORKER_POLL_SECONDS", Settings.worker_poll_seconds, 0.001, 3600),
+        delivery_wait_seconds=_float(env, "POLICYBOT_DELIVERY_WAIT_SECONDS", Settings.delivery_wait_seconds, 0, 30),
         retention_days=_int(env, "POLICYBOT_RETENTION_DAYS", Settings.retention_days, 1, 36500),
         smtp_host=env.get("SMTP_HOST", ""),
         smtp_port=_int(env, "SMTP_PORT", Settings.smtp_port, 1, 65535),

@@ -7,7 +7,11 @@ from __future__ import annotations
 
 import re
 
-from .decide.answer import AMBIGUOUS, ANSWER, URGENT, Answer, Citation
+from dataclasses import replace
+
+from .decide.answer import AMBIGUOUS, ANSWER, ESCALATE, URGENT, Answer, Citation
+from .escalations.delivery import DELIVERED, NOBODY, NOT_RECORDED, QUEUED, Delivery
+from .escalations.reach import CHANNEL_WORDS
 
 _TAG = re.compile(r"<[^>]+>")
 
@@ -63,13 +67,59 @@ def urgent_steps(answer: Answer) -> list[str]:
             f"danger, call 999.", *answer.advice, DONT_INVESTIGATE]
 
 
-def render_text(answer: Answer) -> str:
+def as_escalation(answer: Answer) -> Answer:
+    """An answer the asker chose to send to the lead ("Ask <lead>"), worded as an escalation
+    (an urgent one stays urgent)."""
+    return answer if answer.decision == URGENT else replace(answer, decision=ESCALATE)
+
+
+def delivery_line(answer: Answer, d: Delivery | None) -> str:
+    """What happened to the question, as it happened: told whom and how, still trying, or not
+    sent with what to do instead. Nothing here claims a notice that no notifier accepted."""
+    urgent = answer.decision == URGENT
+    lead = answer.lead.display
+    people = " or ".join(dict.fromkeys(c.display for c in (answer.lead, answer.deputy)))
+    instead = f"go to {people} in person now" if urgent else f"please ask {lead} directly"
+    if d is None:
+        return "" if urgent else f"If you need an answer, ask {lead}."
+    ref = f" (ref {d.escalation_id})" if d.escalation_id else ""
+
+    def who(notices) -> str:
+        return ", ".join(f"{n.name} by {CHANNEL_WORDS.get(n.channel, n.channel)}" for n in notices)
+
+    if d.state == DELIVERED:
+        still = f"; still trying {who(d.waiting)}" if d.waiting else ""
+        if urgent:
+            return f"policybot has told {who(d.delivered_to)}, marked urgent{still}{ref}. Go to them in person anyway."
+        return f"Sent to {who(d.delivered_to)}{still}{ref}; their answer will appear here."
+    if d.state == QUEUED:
+        if urgent:
+            return (f"policybot is still trying to reach {who(d.waiting)}{ref}; nothing has been delivered yet, "
+                    f"so {instead}.")
+        return f"Queued for {who(d.waiting)}{ref}; policybot keeps trying, and their answer will appear here."
+    if d.state == NOBODY:
+        kept = f" It is recorded{ref} for when they look." if d.escalation_id else ""
+        if urgent:
+            return f"policybot could not notify anyone (no way to reach them is set up here): {instead}.{kept}"
+        return (f"Not sent: policybot has no way to reach {lead} here (no Slack, Teams or email address is "
+                f"set up for them), so {instead}.{kept}")
+    if d.state == NOT_RECORDED:
+        why = f" ({d.error})" if d.error else ""
+        if urgent:
+            return f"policybot could not record or send this{why}: {instead}."
+        return f"Not sent: policybot could not record your question{why}, so {instead}."
+    # NOT_SENT_HERE: the command line records and sends nothing.
+    return f"policybot does not send anything from the command line: {instead}."
+
+
+def render_text(answer: Answer, delivery: Delivery | None = None) -> str:
+    """The reply as text. `delivery`: what happened to the escalation, for urgent and escalated
+    answers (None: the channel has not escalated it, and the reply claims nothing)."""
     lead = answer.lead.display
     if answer.decision == URGENT:
-        others = " and ".join(c.display for c in answer.contacts)
         steps = "\n".join(f"- {step}" for step in urgent_steps(answer))
-        return (f"**{urgent_headline(answer)}**\n{steps}\n"
-                f"This goes straight to {others} at {answer.school_name}, marked urgent.")
+        line = delivery_line(answer, delivery)
+        return f"**{urgent_headline(answer)}**\n{steps}" + (f"\n{line}" if line else "")
     parts = []
     if answer.decision == ANSWER and answer.reason == AMBIGUOUS:
         parts.append(f"Your question could be about more than one situation in {answer.school_name}'s policy. "
@@ -80,12 +130,13 @@ def render_text(answer: Answer) -> str:
         policies = sorted({c.policy for c in answer.citations})
         parts.append(f"**{answer.school_name}**, {', '.join(policies)}, says:")
         parts.extend(_quotes(answer.citations))
-    elif answer.reason == "out_of_scope":
-        parts.append(f"I only answer questions about {answer.school_name}'s social-media and online-safety "
-                     f"policy, and this doesn't look like one, so it goes to {lead} to answer.")
     else:
-        parts.append(f"I can't answer that with confidence from {answer.school_name}'s policy, "
-                     f"so it goes to {lead} to answer.")
+        if answer.reason == "out_of_scope":
+            parts.append(f"I only answer questions about {answer.school_name}'s social-media and online-safety "
+                         f"policy, and this doesn't look like one.")
+        else:
+            parts.append(f"I can't answer that with confidence from {answer.school_name}'s policy.")
+        parts.append(delivery_line(answer, delivery))
         if answer.citations:
             parts.append("The closest clauses I found (they may not answer your question):")
             parts.extend(_quotes(answer.citations))
@@ -97,15 +148,18 @@ def render_text(answer: Answer) -> str:
     return "\n\n".join(parts)
 
 
-def answer_json(answer: Answer, qid=None) -> dict:
+def answer_json(answer: Answer, qid=None, delivery: Delivery | None = None) -> dict:
     """The batch contract, shared by `policybot batch`, `ask --json` and the web API (keep it
-    stable: outside evaluation reads it)."""
-    return {
+    stable: outside evaluation reads it). `delivery` adds what happened to the escalation."""
+    out = {
         "id": qid, "school": answer.school, "decision": answer.decision, "confidence": answer.confidence,
         "citations": [c.as_dict() for c in answer.citations],
         "lead": answer.lead.as_dict(),
         "contacts": [c.as_dict() for c in answer.contacts],
         "reason": answer.reason,
         "review_warnings": [w.as_dict() for w in answer.review_warnings],
-        "text": render_text(answer),
+        "text": render_text(answer, delivery),
     }
+    if delivery is not None:
+        out["delivery"] = delivery.as_dict()
+    return out

@@ -29,6 +29,15 @@ def _cmd_kb_check(args: argparse.Namespace, settings: config.Settings) -> int:
 
     clauses = sum(len(s.clauses) for s in kb.schools.values())
     print(f"ok: {len(kb.schools)} schools, {clauses} clauses, {len(kb.synonyms)} synonym groups in {root}")
+    bank = kb.concerns
+    print(f"  live-concern bank: {len(bank.concerns)} concern exemplars in {len(bank.categories)} categories, "
+          f"{len(bank.negatives)} hard negatives")
+    from bot.escalations.reach import unreachable_warnings
+
+    channels = settings.notice_channels()
+    print(f"  escalation channels configured here: {', '.join(channels) or 'none (only the log)'}")
+    for line in unreachable_warnings(kb, channels):
+        print(f"  warning: {line}")
     low = 0
     for school in kb.schools.values():
         for policy in school.policies:
@@ -68,6 +77,14 @@ def _bot(settings: config.Settings):
     return build_bot(settings)
 
 
+def _here(answer):
+    """The command line records and sends no escalation, and its replies say so plainly."""
+    from bot.decide.answer import ANSWER
+    from bot.escalations.delivery import COMMAND_LINE
+
+    return None if answer.decision == ANSWER else COMMAND_LINE
+
+
 def _cmd_ask(args: argparse.Namespace, settings: config.Settings) -> int:
     import json
 
@@ -79,7 +96,9 @@ def _cmd_ask(args: argparse.Namespace, settings: config.Settings) -> int:
     except (UnknownSchool, QuestionError) as exc:
         print(f"policybot: {exc}", file=sys.stderr)
         return 2
-    print(json.dumps(answer_json(answer), ensure_ascii=False, indent=2) if args.json else render_text(answer))
+    delivery = _here(answer)
+    print(json.dumps(answer_json(answer, delivery=delivery), ensure_ascii=False, indent=2) if args.json
+          else render_text(answer, delivery))
     return 0
 
 
@@ -100,7 +119,8 @@ def _cmd_batch(args: argparse.Namespace, settings: config.Settings) -> int:
             qid, school = request.get("id"), request.get("school")
             if not isinstance(school, str):
                 raise ValueError("'school' is missing or not a string")
-            out = answer_json(bot.answer(school, request.get("question")), qid)
+            answer = bot.answer(school, request.get("question"))
+            out = answer_json(answer, qid, delivery=_here(answer))
         except (ValueError, UnknownSchool, QuestionError) as exc:
             failures += 1
             message = str(exc) if not isinstance(exc, json.JSONDecodeError) else f"line {number} is not JSON: {exc.msg}"
@@ -147,7 +167,8 @@ def _cmd_chat(args: argparse.Namespace, settings: config.Settings) -> int:
         if not line:
             continue
         try:
-            print("\n" + render_text(bot.answer(school, line)) + "\n")
+            answer = bot.answer(school, line)
+            print("\n" + render_text(answer, _here(answer)) + "\n")
         except QuestionError as exc:
             print(str(exc))
 

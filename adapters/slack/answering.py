@@ -22,6 +22,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.runtime import BotRuntime, NotReady
 from bot.decide.answer import ESCALATE, URGENT, Answer, QuestionError
+from bot.escalations.delivery import Delivery, not_recorded
 from bot.escalations.model import Asker
 
 from . import blocks as bk
@@ -56,6 +57,7 @@ class SlackAnswerer:
     log_questions: bool = False
     # The escalation service once the lead wires it (see channel.SLACK_ADAPTER); None: not wired.
     escalations: Any = None
+    delivery_wait: float = 3.0  # POLICYBOT_DELIVERY_WAIT_SECONDS
     _inflight: set[int] = field(default_factory=set)
     _bot_user: str | None = None
 
@@ -113,12 +115,11 @@ class SlackAnswerer:
                      item.id, item.team, item.channel)
             ok = await self.reply(item, NOT_SET_UP, bk.notice_blocks(NOT_SET_UP))
         else:
-            if answer.decision in (ESCALATE, URGENT):
-                await self.escalate(item, answer)
+            delivery = await self.escalate(item, answer) if answer.decision in (ESCALATE, URGENT) else None
             extra = ([bk.button("Post to channel", bk.POST_TO_CHANNEL, str(item.id))]
                      if item.kind == "command" and answer.decision != URGENT else None)
-            ok = await self.reply(item, bk.escape(bk.fallback_text(answer)),
-                                  bk.answer_blocks(answer, ref=str(item.id), extra_actions=extra))
+            ok = await self.reply(item, bk.escape(bk.fallback_text(answer, delivery)),
+                                  bk.answer_blocks(answer, ref=str(item.id), extra_actions=extra, delivery=delivery))
             log.info("slack answer: inbox=%s kind=%s team=%s channel=%s school=%s decision=%s reason=%s "
                      "clauses=%s%s", item.id, item.kind, item.team, item.channel, answer.school, answer.decision,
                      answer.reason, ",".join(c.clause_id for c in answer.citations),
@@ -130,15 +131,17 @@ class SlackAnswerer:
     def asker(self, item: InboxItem) -> Asker:
         return Asker("slack", item.user, item.channel, "" if item.kind == "dm" else item.thread_ts)
 
-    async def escalate(self, item: InboxItem, answer: Answer, reason: str | None = None) -> str | None:
-        """Creates the escalation (dedupe key per Slack message, so a replay never escalates twice)."""
+    async def escalate(self, item: InboxItem, answer: Answer, reason: str | None = None) -> Delivery:
+        """Creates the escalation (dedupe key per Slack message, so a replay never escalates twice)
+        and says what happened to its notices, for the reply to state truthfully."""
         if self.escalations is None:
             log.warning("slack: escalation service not wired; inbox=%s not escalated", item.id)
-            return None
-        esc = await self.escalations.escalate(answer, item.question, self.asker(item), reason=reason,
-                                              dedupe_key=f"slack:{item.team}:{item.channel}:{item.ts}"
-                                              + (":asked" if reason else ""))
-        return esc.id
+            return not_recorded("escalations are not available on this server")
+        _, delivery = await self.escalations.escalate_and_report(
+            answer, item.question, self.asker(item), reason=reason,
+            dedupe_key=f"slack:{item.team}:{item.channel}:{item.ts}" + (":asked" if reason else ""),
+            wait=self.delivery_wait)
+        return delivery
 
     async def already_replied(self, item: InboxItem) -> bool:
         """Whether a reply carrying this question's inbox id is in its thread (mention) or DM.

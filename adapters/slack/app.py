@@ -18,6 +18,7 @@ from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.escalations.model import ASKED_BY_USER, IllegalTransition, NotFound
+from bot.render import as_escalation, delivery_line
 
 from . import blocks as bk
 from . import home
@@ -170,12 +171,10 @@ def build_bolt_app(answerer: SlackAnswerer, client: AsyncWebClient, signing_secr
         answer = await answerer.answer_for(item)
         if answer is None:
             return
-        esc_id = await answerer.escalate(item, answer, reason=ASKED_BY_USER)
-        if esc_id:
-            log.info("slack asked lead: inbox=%s escalation=%s", item.id, esc_id)
-            await tell(body, f"Your question has gone to {answer.lead.display}. Their reply will appear here.")
-        else:
-            await tell(body, f"I can't pass questions on from here yet; please ask {answer.lead.display} directly.")
+        delivery = await answerer.escalate(item, answer, reason=ASKED_BY_USER)
+        log.info("slack asked lead: inbox=%s escalation=%s delivery=%s", item.id, delivery.escalation_id or "-",
+                 delivery.state)
+        await tell(body, delivery_line(as_escalation(answer), delivery))
 
     @app.action(bk.POST_TO_CHANNEL)
     async def post_to_channel(ack, body: dict) -> None:

@@ -7,7 +7,8 @@ are Slack's concern alone; everything shown here is escaped and cut to fit.
 from __future__ import annotations
 
 from bot.decide.answer import AMBIGUOUS, ANSWER, URGENT, Answer, Citation
-from bot.render import STANCE_WORDS, clause_plain, urgent_headline, urgent_steps
+from bot.escalations.delivery import Delivery
+from bot.render import STANCE_WORDS, clause_plain, delivery_line, urgent_headline, urgent_steps
 
 MAX_BLOCKS = 50
 MAX_SECTION = 3000
@@ -69,9 +70,9 @@ def citation_blocks(c: Citation, heading: str = "") -> list[dict]:
 
 
 def answer_blocks(answer: Answer, ref: str = "", question: str = "", buttons: bool = True,
-                  extra_actions: list[dict] | None = None) -> list[dict]:
+                  extra_actions: list[dict] | None = None, delivery: Delivery | None = None) -> list[dict]:
     """Blocks for one answer. `ref` (the inbox id) goes in the buttons' values; `question`, when
-    given, is echoed escaped."""
+    given, is echoed escaped; `delivery`, what happened to the escalation (stated as it is)."""
     lead = escape(answer.lead.display)
     school = escape(answer.school_name)
     head: list[dict] = []
@@ -79,10 +80,11 @@ def answer_blocks(answer: Answer, ref: str = "", question: str = "", buttons: bo
     if question:
         head.append(context(f"You asked: {escape(question)}"))
     if answer.decision == URGENT:
-        who = " and ".join(escape(c.display) for c in answer.contacts)
         head.append(section(f":rotating_light: *{escape(urgent_headline(answer))}*\n"
                             + "\n".join(f"\u2022 {escape(step)}" for step in urgent_steps(answer))))
-        head.append(section(f"This has gone straight to {who} at {school}, marked urgent."))
+        line = delivery_line(answer, delivery)
+        if line:
+            head.append(section(escape(line)))
         return head  # never quotes policy, no feedback buttons
     if answer.decision == ANSWER and answer.reason == AMBIGUOUS:
         head.append(section(f"Your question could be about more than one situation in *{school}*'s policy. "
@@ -97,8 +99,7 @@ def answer_blocks(answer: Answer, ref: str = "", question: str = "", buttons: bo
     else:
         why = ("this doesn't look like a question about the social-media and online-safety policy"
                if answer.reason == "out_of_scope" else "I can't answer it with confidence from the policy")
-        head.append(section(f"*{school}*: {why}, so your question has gone to *{lead}* to answer. "
-                            "Their reply will appear here."))
+        head.append(section(f"*{school}*: {why}.\n{escape(delivery_line(answer, delivery))}"))
         if answer.citations:
             body.append(context("The closest clauses I found (they may not answer your question):"))
             for c in answer.citations:
@@ -120,15 +121,16 @@ def answer_blocks(answer: Answer, ref: str = "", question: str = "", buttons: bo
     return head + body + tail
 
 
-def fallback_text(answer: Answer) -> str:
-    """The notification / screen-reader text: short, no policy text for urgent."""
+def fallback_text(answer: Answer, delivery: Delivery | None = None) -> str:
+    """The notification / screen-reader text: short, no policy text for urgent, and no claim
+    about the escalation beyond what `delivery` says happened."""
     if answer.decision == URGENT:
-        return cut(f"Urgent: speak to your designated safeguarding lead in person now. "
-                   f"This has gone to {answer.lead.display}.", MAX_FALLBACK)
+        return cut("Urgent: go to your designated safeguarding lead in person now. "
+                   + delivery_line(answer, delivery), MAX_FALLBACK)
     if answer.decision == ANSWER:
         ids = ", ".join(c.clause_id for c in answer.citations)
         return cut(f"{answer.school_name} policy: see section {ids}", MAX_FALLBACK)
-    return cut(f"Your question has gone to {answer.lead.display} at {answer.school_name}.", MAX_FALLBACK)
+    return cut(f"{answer.school_name}: {delivery_line(answer, delivery)}", MAX_FALLBACK)
 
 
 def notice_blocks(text: str) -> list[dict]:

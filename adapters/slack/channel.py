@@ -151,7 +151,8 @@ def slack_channel(settings: Settings, *, retry_interval: RetryIntervalCalculator
     def mount(app: web.Application) -> None:
         client = web_client(settings, retry_interval)
         inbox = Inbox(settings.db_path)
-        answerer = SlackAnswerer(app[RUNTIME], inbox, client, schools, settings.log_questions)
+        answerer = SlackAnswerer(app[RUNTIME], inbox, client, schools, settings.log_questions,
+                                 delivery_wait=settings.delivery_wait_seconds)
         bolt = build_bolt_app(answerer, client, settings.slack_signing_secret)
         verifier = SignatureVerifier(settings.slack_signing_secret)
         app[SLACK_ADAPTER], app[BOLT_APP] = answerer, bolt

@@ -16,7 +16,9 @@ from typing import Any, Awaitable, Callable
 from adapters.place_mapping import PlaceMap
 from adapters.runtime import BotRuntime, NotReady
 from bot.decide.answer import ESCALATE, URGENT, Answer, QuestionError
+from bot.escalations.delivery import Delivery, not_recorded
 from bot.escalations.model import ASKED_BY_USER, Asker, Escalation, IllegalTransition, NotFound
+from bot.render import as_escalation, delivery_line
 
 from . import cards
 from .model import INSTALL, OTHER, QUESTION, SUBMIT, Incoming, Outgoing, SendError
@@ -43,6 +45,7 @@ class TeamsAnswerer:
     schools: PlaceMap
     log_questions: bool = False
     escalations: Any = None  # the EscalationService once wired; None: "Ask <lead>" is not offered
+    delivery_wait: float = 3.0  # POLICYBOT_DELIVERY_WAIT_SECONDS
     _inflight: set[int] = field(default_factory=set)
     _tasks: set[asyncio.Task] = field(default_factory=set)
 
@@ -139,11 +142,10 @@ class TeamsAnswerer:
             log.info("teams question from unmapped place: inbox=%s tenant=%s team=%s channel=%s", item.id,
                      inc.tenant or "-", inc.team or "-", inc.channel or "-")
             return await self.notice(item, NOT_SET_UP)
-        if answer.decision in (ESCALATE, URGENT):
-            await self.escalate(item, answer)
+        delivery = await self.escalate(item, answer) if answer.decision in (ESCALATE, URGENT) else None
         card = cards.answer_card(answer, ref=str(item.id), lead_name=answer.lead.display,
-                                 can_ask=self.escalations is not None)
-        ok = await self.reply(item, Outgoing(text=cards.plain_text(answer), card=card))
+                                 can_ask=self.escalations is not None, delivery=delivery)
+        ok = await self.reply(item, Outgoing(text=cards.plain_text(answer, delivery), card=card))
         log.info("teams answer: inbox=%s tenant=%s school=%s decision=%s reason=%s clauses=%s%s", item.id,
                  inc.tenant or "-", answer.school, answer.decision, answer.reason,
                  ",".join(c.clause_id for c in answer.citations),
@@ -153,17 +155,18 @@ class TeamsAnswerer:
     def asker(self, inc: Incoming) -> Asker:
         return Asker("teams", inc.aad_id or inc.user_id, inc.conversation_id, inc.activity_id, inc.user_name)
 
-    async def escalate(self, item: StoredActivity, answer: Answer, reason: str | None = None) -> str | None:
+    async def escalate(self, item: StoredActivity, answer: Answer, reason: str | None = None) -> Delivery:
         """One escalation per Teams message (and one more if the asker presses "Ask <lead>"),
-        however often the activity is replayed."""
+        however often the activity is replayed; and what happened to its notices."""
         if self.escalations is None:
             log.warning("teams: escalation service not wired; inbox=%s not escalated", item.id)
-            return None
+            return not_recorded("escalations are not available on this server")
         inc = item.incoming
-        esc = await self.escalations.escalate(
+        _, delivery = await self.escalations.escalate_and_report(
             answer, inc.text, self.asker(inc), reason=reason,
-            dedupe_key=f"teams:{inc.conversation_id}:{inc.activity_id}" + (":asked" if reason else ""))
-        return esc.id
+            dedupe_key=f"teams:{inc.conversation_id}:{inc.activity_id}" + (":asked" if reason else ""),
+            wait=self.delivery_wait)
+        return delivery
 
     # --- card buttons ---
 
@@ -202,13 +205,10 @@ class TeamsAnswerer:
         answer = await self.answer_for(asked.incoming)
         if answer is None:
             return await self.notice(item, NOT_SET_UP)
-        esc_id = await self.escalate(asked, answer, reason=ASKED_BY_USER)
-        if esc_id:
-            log.info("teams asked lead: inbox=%s escalation=%s", asked.id, esc_id)
-            text = f"Your question has gone to {answer.lead.display}. Their reply will appear here."
-        else:
-            text = f"I can't pass questions on from here yet; please ask {answer.lead.display} directly."
-        return await self.reply(item, Outgoing(text=text))
+        delivery = await self.escalate(asked, answer, reason=ASKED_BY_USER)
+        log.info("teams asked lead: inbox=%s escalation=%s delivery=%s", asked.id, delivery.escalation_id or "-",
+                 delivery.state)
+        return await self.reply(item, Outgoing(text=delivery_line(as_escalation(answer), delivery)))
 
     async def _lead_action(self, item: StoredActivity, action: str) -> bool:
         inc = item.incoming
@@ -246,8 +246,8 @@ class TeamsAnswerer:
         school = self.runtime.bot.kb.schools[slug]
         where = "Ask me here" if inc.personal else "@mention me with your question"
         text = (f"Hello. I answer questions about {school.name}'s online-safety and social-media policy, "
-                f"quoting the policy itself. {where}, in your own words. Questions I can't answer safely go "
-                f"to {school.lead.display}. If you are worried about a child right now, speak to the "
+                f"quoting the policy itself. {where}, in your own words. Questions I can't answer safely are "
+                f"passed to {school.lead.display}, and I say whether they could be reached. If you are worried about a child right now, speak to the "
                 "designated safeguarding lead in person.")
         return await self.notice(item, text)
 

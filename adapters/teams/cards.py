@@ -24,7 +24,8 @@ from typing import Any, Callable
 
 from bot.decide.answer import AMBIGUOUS, ANSWER, URGENT, Answer, Citation
 from bot.escalations.model import NOTIFY_DEPUTY, REMIND, Escalation
-from bot.render import STANCE_WORDS, clause_plain, render_text, urgent_steps
+from bot.escalations.delivery import Delivery
+from bot.render import STANCE_WORDS, clause_plain, delivery_line, render_text, urgent_steps
 
 # Teams renders Adaptive Cards up to schema 1.5 (desktop, web and mobile); a 1.6 card would
 # show only its fallbackText there.
@@ -170,24 +171,26 @@ def _clause_groups(answer: Answer) -> list[list[dict]]:
     return groups
 
 
-def fallback_text(answer: Answer) -> str:
-    """Notification / screen-reader summary: short, and no policy text for urgent answers."""
+def fallback_text(answer: Answer, delivery: Delivery | None = None) -> str:
+    """Notification / screen-reader summary: short, no policy text for urgent answers, and no
+    claim about the escalation beyond what `delivery` says happened."""
     if answer.decision == URGENT:
-        return (f"Urgent: speak to your designated safeguarding lead in person now. "
-                f"This has gone to {answer.lead.display}.")
+        return ("Urgent: go to your designated safeguarding lead in person now. "
+                + delivery_line(answer, delivery)).strip()
     if answer.decision == ANSWER:
         return f"{answer.school_name} policy: see section {', '.join(c.clause_id for c in answer.citations)}"
-    return f"Your question has gone to {answer.lead.display} at {answer.school_name}."
+    return f"{answer.school_name}: {delivery_line(answer, delivery)}"
 
 
 def answer_card(answer: Answer, *, ref: str, lead_name: str | None = None, can_ask: bool = True,
-                question: str = "") -> dict:
+                question: str = "", delivery: Delivery | None = None) -> dict:
     """The reply card for one answer.
 
     `ref`: the channel's reference for this question (inbox id), carried by every button.
     `lead_name`: how to name the lead on the "Ask" button (default: the lead's display name).
     `can_ask`: False when escalations cannot be recorded now, so no "Ask" button is offered.
     `question`: when given, echoed (shortened) at the top.
+    `delivery`: what happened to the escalation, stated as it is (told whom, queued, not sent).
     Urgent answers never quote policy and have no buttons; escalated ones say who the question
     went to and have no buttons (the lead's answer is the follow-up).
     """
@@ -198,16 +201,16 @@ def answer_card(answer: Answer, *, ref: str, lead_name: str | None = None, can_a
         head.append(rich(run("You asked: ", isSubtle=True), run(cut(question, MAX_ECHO_CHARS), isSubtle=True,
                                                                   italic=True)))
     if answer.decision == URGENT:
-        who = " and ".join(c.display for c in answer.contacts)
         head.append(container([
             label("URGENT: this sounds like a live safeguarding concern", weight="Bolder", color="Attention",
                   size="Medium"),
             rich(run("Concern: ", weight="Bolder"), run(answer.concern or "unspecified")),
             *(label(f"\u2022 {step}") for step in urgent_steps(answer)),
         ], style="attention"))
-        head.append(rich("This has gone straight to ", run(who, weight="Bolder"), " at ", run(school),
-                         ", marked urgent."))
-        return _card(head, fallback=fallback_text(answer))  # never quotes policy, no buttons
+        line = delivery_line(answer, delivery)
+        if line:
+            head.append(label(line, weight="Bolder"))
+        return _card(head, fallback=fallback_text(answer, delivery))  # never quotes policy, no buttons
 
     intro: list[dict] = []
     if answer.decision == ANSWER and answer.reason == AMBIGUOUS:
@@ -219,8 +222,8 @@ def answer_card(answer: Answer, *, ref: str, lead_name: str | None = None, can_a
     else:
         why = ("this doesn't look like a question about the social-media and online-safety policy"
                if answer.reason == "out_of_scope" else "I can't answer it with confidence from the policy")
-        intro.append(rich(run(school, weight="Bolder"), f": {why}, so your question has gone to ",
-                          run(lead, weight="Bolder"), " to answer. Their reply will appear here."))
+        intro.append(rich(run(school, weight="Bolder"), f": {why}."))
+        intro.append(label(delivery_line(answer, delivery)))
         if answer.citations:
             intro.append(label("The closest clauses I found (they may not answer your question):", isSubtle=True))
 
@@ -244,17 +247,17 @@ def answer_card(answer: Answer, *, ref: str, lead_name: str | None = None, can_a
     while True:
         body = head + intro + [item for g in groups[:kept] for item in g]
         body += ([more] if kept < len(groups) else []) + tail
-        card = _card(body, actions, fallback_text(answer))
+        card = _card(body, actions, fallback_text(answer, delivery))
         if card_bytes(card) <= MAX_CARD_BYTES or kept <= 1:
             return card
         kept -= 1
 
 
-def plain_text(answer: Answer) -> str:
+def plain_text(answer: Answer, delivery: Delivery | None = None) -> str:
     """The answer for a client that shows no cards (and the activity's text): the core's own
     rendering, without its markdown bold, with links and tags made inert. Send it with
     textFormat "plain"."""
-    return cut(inert(render_text(answer).replace("**", "")), MAX_PLAIN)
+    return cut(inert(render_text(answer, delivery).replace("**", "")), MAX_PLAIN)
 
 
 def notice_card(text: str) -> dict:

@@ -83,7 +83,8 @@ def teams_channel(settings: Settings, *, credentials_factory=None, retry_base_se
         framework = BotFramework(settings, credentials_factory=credentials_factory)
         store = TeamsStore(settings.db_path)
         send = RetryingSender(framework.send, retries=settings.teams_api_retries, base_seconds=retry_base_seconds)
-        answerer = TeamsAnswerer(app[RUNTIME], store, send, schools, settings.log_questions)
+        answerer = TeamsAnswerer(app[RUNTIME], store, send, schools, settings.log_questions,
+                                 delivery_wait=settings.delivery_wait_seconds)
         app[TEAMS_ADAPTER] = answerer
         app.router.add_post(MESSAGES_PATH, _endpoint(framework, answerer))
         if ESCALATION_CONSUMERS in app:

@@ -114,11 +114,19 @@ function showSchool() {
   const info = $("school-info");
   if (!school) { info.replaceChildren(); return; }
   localStorage.setItem(SCHOOL_KEY, school.slug);
-  const parts = [`Questions it can't answer go to ${leadDisplay(school.lead)}.`];
+  const reachable = school.reach && school.reach.anyone;
+  const parts = [reachable ? `Questions it can't answer go to ${leadDisplay(school.lead)}.` : ""];
   for (const p of school.policies) {
     parts.push(` ${p.title}: next review ${p.next_review}${p.overdue ? " (overdue)" : ""}.`);
   }
-  info.replaceChildren(el("span", {}, parts.join("")));
+  info.replaceChildren(el("span", {}, parts.join("").trim()));
+  if (!reachable) {
+    // Said before anyone relies on it: nothing this page escalates would reach a person.
+    info.append(el("p", { class: "warning unreachable" },
+      `policybot cannot send questions to anyone at ${school.name} yet (no Slack, Teams or email is set up ` +
+      `for ${leadDisplay(school.lead)} or ${leadDisplay(school.deputy)}). For anything it can't answer, ` +
+      "or anything urgent, go to them directly."));
+  }
 }
 
 // --- rendering an answer ---
@@ -153,14 +161,15 @@ function clientId() {
   return id;
 }
 
-function escalationNote(esc) {
-  const note = el("div", { class: "escalation" });
-  note.append(el("p", { class: "escalation-ref" },
-    `Sent to ${esc.lead}${esc.urgent ? ", marked urgent" : ""}. Reference ${esc.id}. ` +
-    "Their answer will appear here."));
-  const answer = el("div", { class: "lead-answer", hidden: true });
-  note.append(answer);
-  pollEscalation(esc.id, answer);
+function escalationNote(esc, deliveryText, state) {
+  // What really happened, in the server's words: told whom and how, still trying, or not sent.
+  const note = el("div", { class: `escalation delivery-${state || "unknown"}` });
+  note.append(el("p", { class: "escalation-ref" }, deliveryText));
+  if (esc) {
+    const answer = el("div", { class: "lead-answer", hidden: true });
+    note.append(answer);
+    pollEscalation(esc.id, answer);
+  }
   return note;
 }
 
@@ -182,8 +191,8 @@ async function pollEscalation(id, slot) {
 
 function escalationSlot(school, data) {
   const slot = el("div", { class: "escalate-slot" });
-  if (data.escalation) {
-    slot.append(escalationNote(data.escalation));
+  if (data.delivery) {
+    slot.append(escalationNote(data.escalation, data.delivery_text, data.delivery.state));
     return slot;
   }
   if (!school || !school.can_escalate || data.decision === "urgent") return slot;
@@ -196,7 +205,8 @@ function escalationSlot(school, data) {
         body: JSON.stringify({ school: data.school, question: data.question, client: clientId() }),
       });
       if (!response.ok) throw new Error(await errorMessage(response));
-      slot.replaceChildren(escalationNote((await response.json()).escalation));
+      const sent = await response.json();
+      slot.replaceChildren(escalationNote(sent.escalation, sent.text, sent.delivery.state));
     } catch (e) {
       button.disabled = false;
       slot.append(el("p", { class: "error" }, e.message || "Could not send it; please try again."));
@@ -215,7 +225,10 @@ function renderAnswer(data) {
   box.append(el("p", { class: "badge" }, badge));
 
   if (data.decision === "urgent") {
-    box.append(...paragraphs(data.text));
+    // Headline, then the steps as a list; what happened to the notice follows in its own note.
+    const [headline, ...rest] = data.text.replaceAll("**", "").split("\n");
+    const steps = rest.filter((line) => line.startsWith("- ")).map((line) => el("li", {}, line.slice(2)));
+    box.append(el("p", { class: "urgent-headline" }, headline), el("ul", { class: "urgent-steps" }, ...steps));
   } else if (data.decision === "answer") {
     const policies = [...new Set(data.citations.map((c) => c.policy))].join(", ");
     box.append(el("p", {}, `${school ? school.name : data.school}, ${policies}, says:`));
@@ -232,15 +245,12 @@ function renderAnswer(data) {
       `Review date passed: ${w.policy} was due for review in ${w.next_review} (by ${longDate(w.due)}); ` +
       `check with ${lead} that it is still current.`));
   }
-  const who = data.contacts.length ? data.contacts.map(leadDisplay).join(" and ") : lead;
   const meta = el("p", { class: "meta" },
     el("span", { class: "confidence" }, `Confidence ${Math.round(data.confidence * 100)}%`),
-    " · ",
-    el("span", { class: "route" },
-      data.decision === "answer" ? `Not what you needed? Ask ${who}.`
-        : data.decision === "urgent" ? `Goes to ${who} at once, marked urgent.`
-        : `This question would go to ${who}.`));
-  box.append(meta, escalationSlot(school, data));
+    data.decision === "answer" ? " · " : "",
+    data.decision === "answer" ? el("span", { class: "route" }, `Not what you needed? Ask ${lead}.`) : "");
+  if (data.decision === "urgent") box.append(escalationSlot(school, data));
+  else box.append(meta, escalationSlot(school, data));
   return box;
 }
 

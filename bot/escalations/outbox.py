@@ -16,6 +16,7 @@ Delivery guarantee (tested by killing a real worker with SIGKILL, test_crash.py)
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
@@ -44,6 +45,13 @@ class OutboxWorker:
         self.clock, self.rng, self.batch, self.purge_every = clock, rng, batch, purge_every
         self.token = uuid.uuid4().hex  # identifies this worker's claims
         self._last_purge: float | None = None
+        self._wake: asyncio.Event | None = None
+
+    def wake(self) -> None:
+        """New messages are due now (an escalation was just made in this process): don't wait
+        out the poll interval. Safe to call from the event loop at any time."""
+        if self._wake is not None:
+            self._wake.set()
 
     async def tick(self) -> int:
         """One pass: timers, then every due message, then (hourly) the purge. Returns messages handled."""
@@ -58,7 +66,9 @@ class OutboxWorker:
     async def run(self, stop: asyncio.Event) -> None:
         """Tick until `stop` is set. A failing tick (database briefly away) is logged and retried."""
         log.info("outbox worker started: channels=%s", ",".join(self.registry.channels()))
+        self._wake = asyncio.Event()
         while not stop.is_set():
+            self._wake.clear()
             try:
                 handled = await self.tick()
             except Exception:  # noqa: BLE001 - the worker must outlive a bad moment
@@ -66,10 +76,11 @@ class OutboxWorker:
                 handled = 0
             if handled >= self.batch:
                 continue  # more may be due right now
-            try:
-                await asyncio.wait_for(stop.wait(), timeout=self.settings.worker_poll_seconds)
-            except asyncio.TimeoutError:
-                pass
+            stopped, woken = asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._wake.wait())
+            await asyncio.wait({stopped, woken}, timeout=self.settings.worker_poll_seconds,
+                               return_when=asyncio.FIRST_COMPLETED)
+            stopped.cancel()
+            woken.cancel()
         log.info("outbox worker stopped")
 
     async def run_timers(self) -> int:
@@ -113,7 +124,8 @@ class OutboxWorker:
         try:
             if notifier is None:
                 raise PermanentError(f"no notifier for channel {m.channel!r} in this process")
-            await notifier.send(m, esc)
+            async with self._lease_kept(m):
+                await notifier.send(m, esc)
         except PermanentError as exc:
             await self._give_up(m, esc, str(exc))
         except Exception as exc:  # noqa: BLE001 - unknown failures are retried, never lost
@@ -133,6 +145,27 @@ class OutboxWorker:
                          m.recipient_role, m.channel)
             else:
                 log.warning("delivered but the claim had lapsed: escalation=%s message=%s", esc.id, m.id)
+
+    @contextlib.asynccontextmanager
+    async def _lease_kept(self, m: OutboxMessage):
+        """While a notifier works, renew the claim's short lease, so a live worker keeps its
+        message however slow the channel, and a dead one's (an urgent notice claimed by a
+        process that was killed) is taken over within one lease, not minutes later."""
+        lease = self.settings.delivery_lease_seconds
+
+        async def renew() -> None:
+            while True:
+                await asyncio.sleep(lease / 3)
+                with contextlib.suppress(Exception):  # a failed renewal only shortens the lease
+                    await self.store.renew_lease(m, self.clock() + lease)
+
+        task = asyncio.create_task(renew())
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     async def _give_up(self, m: OutboxMessage, esc: Escalation, why: str) -> None:
         """Hand the message to the next contact in its chain (recorded), or fail it if none is left."""

@@ -6,6 +6,7 @@ answer that never goes back to the asker. Delivery itself is the worker's job (o
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import uuid
@@ -15,12 +16,15 @@ from typing import Callable
 from ..decide.answer import URGENT as URGENT_DECISION
 from ..decide.answer import Answer
 from . import routing
+from .delivery import QUEUED, Delivery, not_recorded, summarise
 from .model import (ACKNOWLEDGED, ANSWER_TO_ASKER, ANSWERED, ASKED_BY_USER, CLOSED, REASONS, URGENT, Asker,
                     Candidate, Escalation, OutboxMessage, check_transition)
 from .notify import NotifierRegistry
 from .store import EscalationStore
 
 log = logging.getLogger("policybot.escalations")
+DELIVERY_POLL_SECONDS = 0.05
+STORE_DOWN = "its escalation database is unavailable"
 
 
 def new_escalation_id() -> str:
@@ -44,9 +48,45 @@ def answer_text_for_asker(esc: Escalation, by: str, text: str) -> str:
 
 
 class EscalationService:
-    def __init__(self, store: EscalationStore, registry: NotifierRegistry, clock: Callable[[], float] = time.time):
-        """`registry`: the channels that can be delivered to, which routing picks from."""
-        self.store, self.registry, self.clock = store, registry, clock
+    def __init__(self, store: EscalationStore, registry: NotifierRegistry, clock: Callable[[], float] = time.time,
+                 wake: Callable[[], None] | None = None):
+        """`registry`: the channels that can be delivered to, which routing picks from.
+        `wake`: tells the outbox worker in this process that new messages are due now."""
+        self.store, self.registry, self.clock, self.wake = store, registry, clock, wake
+        self.write_error = ""  # the last failed write, until one succeeds
+
+    async def escalate_and_report(self, answer: Answer, question: str, asker: Asker, reason: str | None = None,
+                                  dedupe_key: str | None = None, wait: float = 0.0) -> tuple[Escalation | None, Delivery]:
+        """escalate(), then what happened to its notices (see delivery()). A store that fails the
+        write is reported as NOT_RECORDED, never as sent, and kept as `write_error` (readiness
+        reports it) until a later write succeeds."""
+        try:
+            esc = await self.escalate(answer, question, asker, reason=reason, dedupe_key=dedupe_key)
+        except Exception as exc:  # noqa: BLE001 - any failure to record is the asker's to know
+            self.write_error = f"escalation store failed a write: {type(exc).__name__}"
+            log.error("escalation not recorded: school=%s decision=%s error=%s", answer.school, answer.decision,
+                      type(exc).__name__)
+            return None, not_recorded(STORE_DOWN)
+        self.write_error = ""
+        try:
+            return esc, await self.delivery(esc, wait)
+        except Exception as exc:  # noqa: BLE001 - recorded, but its notices cannot be read back
+            log.error("escalation %s recorded; delivery state unreadable: %s", esc.id, type(exc).__name__)
+            return esc, Delivery(QUEUED, esc.id)
+
+    async def delivery(self, esc: Escalation, wait: float = 0.0) -> Delivery:
+        """What has happened to the escalation's notices to people, waiting up to `wait`
+        seconds while they are still queued (the worker is woken, so a reachable lead is
+        usually told within that time and the reply can say so truthfully)."""
+        if self.wake is not None:
+            self.wake()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait
+        while True:
+            d = summarise(esc, await self.store.messages(esc.id))
+            if d.state != QUEUED or loop.time() >= deadline:
+                return d
+            await asyncio.sleep(min(DELIVERY_POLL_SECONDS, max(0.0, deadline - loop.time())))
 
     async def escalate(self, answer: Answer, question: str, asker: Asker, reason: str | None = None,
                        dedupe_key: str | None = None) -> Escalation:

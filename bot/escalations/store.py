@@ -251,6 +251,14 @@ class EscalationStore(ABC):
         `sending` with an expired lease (their worker died): status -> sending, attempts + 1,
         lease_until = now + lease, claim_token = token. Concurrent workers never get the same one."""
 
+    async def renew_lease(self, m: OutboxMessage, lease_until: float) -> bool:
+        """The claim holder is alive and still sending: push its lease on. False when the claim
+        was lost (another worker took the message over)."""
+        async with self._tx() as tx:
+            return bool(await tx.execute(
+                "UPDATE outbox SET lease_until = ? WHERE id = ? AND claim_token = ? AND status = ?",
+                lease_until, m.id, m.claim_token, SENDING))
+
     async def mark_sent(self, m: OutboxMessage, now: float) -> bool:
         """Record the message (and so its idempotency key) as delivered. Only the claim holder
         can: if the lease expired and another worker took it, returns False."""

@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 from bot.config import Settings
+from tests.adapters.test_delivery_truth import with_contacts
+from tests.bot.escalations.conftest import smtp_server  # noqa: F401 - a fixture
 from tests.conftest import REPO, TODAY, write
 
 from .conftest import with_
@@ -158,24 +160,29 @@ async def test_off_loopback_the_page_asks_for_the_token_once(page, serve_app, se
     assert await page.evaluate("sessionStorage.getItem('policybot.token')") == "s3cret-token"
 
 
-async def test_ask_the_lead_then_see_the_leads_answer(page, serve_app, settings, tmp_path):
+async def test_ask_the_lead_then_see_the_leads_answer(page, serve_app, settings, tmp_path, bundled_bot,
+                                                       smtp_server):  # noqa: F811
     from playwright.async_api import expect
 
     from adapters.escalation_wiring import ESCALATIONS
 
-    base, app = await serve_app(with_(settings, db_path=tmp_path / "esc.sqlite3", worker_poll_seconds=0.05),
-                                escalations=True)
+    bot = with_contacts(bundled_bot, "tsat", email="head@tsat.test")
+    s = with_(settings, db_path=tmp_path / "esc.sqlite3", worker_poll_seconds=0.05, smtp_host="127.0.0.1",
+              smtp_port=smtp_server.port, smtp_starttls=False)
+    base, app = await serve_app(s, escalations=True, factory=lambda _s: bot)
     await page.clock.install()  # the page polls every 15 s: the test moves the page's clock instead
     await page.goto(f"{base}/")
     await page.select_option("#school", "tsat")
+    await expect(page.locator("#school-info .unreachable")).to_have_count(0)
     await page.fill("#question", "can I follow a parent back on insta?")
     await page.click("#ask-button")
     button = page.locator("article.msg.bot button.ask-lead").first
     await expect(button).to_contain_text("Ask")
     await button.click()
     ref = page.locator(".escalation-ref").first
-    await expect(ref).to_contain_text("Reference")
-    esc_id = (await ref.text_content()).split("Reference ")[1].split(".")[0]
+    await expect(ref).to_contain_text("Sent to the Headteacher/Principal by email (ref ")
+    esc_id = (await ref.text_content()).split("(ref ")[1].split(")")[0]
+    assert len(smtp_server.received) == 1
     service = app[ESCALATIONS].service
     await service.acknowledge(esc_id, "Mrs Lead")
     await service.answer(esc_id, "Mrs Lead", "Only from the school account, please.")
@@ -184,3 +191,24 @@ async def test_ask_the_lead_then_see_the_leads_answer(page, serve_app, settings,
     await expect(answer).to_contain_text("Only from the school account")
     await expect(answer).to_contain_text("Answer from Mrs Lead")
     await page.screenshot(path=str(ARTIFACTS / "web-chat-escalation.png"), full_page=True)
+
+
+async def test_an_unreachable_school_is_said_before_use_and_urgent_says_go_in_person(page, serve_app, settings,
+                                                                                    tmp_path):
+    """The bundled schools as shipped: no lead address, no email server. The page says so as soon
+    as the school is chosen, and an urgent question's note says nobody could be notified."""
+    from playwright.async_api import expect
+
+    base, _ = await serve_app(with_(settings, db_path=tmp_path / "esc.sqlite3"), escalations=True)
+    await page.goto(f"{base}/")
+    await page.select_option("#school", "lzw")
+    await expect(page.locator("#school-info .unreachable")).to_contain_text("cannot send questions to anyone")
+    await page.fill("#question", "a pupil told me an adult online is asking her for nude photos")
+    await page.click("#ask-button")
+    urgent = page.locator("article.decision-urgent")
+    await expect(urgent.locator(".urgent-steps li").first).to_contain_text("in person now")
+    note = urgent.locator(".escalation-ref")
+    await expect(note).to_contain_text("policybot could not notify anyone")
+    assert "marked urgent" not in await urgent.text_content()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(ARTIFACTS / "web-chat-unreachable-urgent.png"), full_page=True)

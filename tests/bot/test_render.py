@@ -1,7 +1,12 @@
+"""Answer -> text: quotes, stances, urgent steps, and replies that state what really happened."""
 import re
 from datetime import date
 
+import pytest
+
 from bot.decide.answer import Answer, Citation, ReviewWarning
+from bot.escalations.delivery import (DELIVERED, NOBODY, NOT_RECORDED, NOT_SENT_HERE, QUEUED, Delivery,
+                                    Notice)
 from bot.knowledge.load import Contact
 from bot.render import render_text
 
@@ -33,8 +38,34 @@ def test_escalation_says_plainly_who_it_goes_to():
     a = Answer("arh", "ARH", "escalate", 0.2, "low_confidence", (cite("3.1", "something close"),), LEAD, DEPUTY)
     text = render_text(a)
     assert "can't answer that with confidence" in text
-    assert "goes to Mr W Holder (Online Safety Co-ordinator)" in text
+    assert "goes to" not in text and "Sent to" not in text  # nothing claimed that did not happen
+    assert "ask Mr W Holder (Online Safety Co-ordinator)" in text
     assert "may not answer your question" in text
+
+
+@pytest.mark.parametrize("state,urgent,says,never", [
+    (DELIVERED, True, "policybot has told Mr W Holder (Online Safety Co-ordinator) by Slack, marked urgent (ref e9)",
+     "still trying"),
+    (QUEUED, True, "nothing has been delivered yet, so go to Mr W Holder (Online Safety Co-ordinator) or the "
+                   "Headteacher in person now", "has told"),
+    (NOBODY, True, "policybot could not notify anyone", "has told"),
+    (NOT_RECORDED, True, "could not record or send this (its escalation database is unavailable): go to", "has told"),
+    (NOT_SENT_HERE, True, "does not send anything from the command line: go to", "has told"),
+    (DELIVERED, False, "Sent to Mr W Holder (Online Safety Co-ordinator) by Slack (ref e9)", "Not sent"),
+    (QUEUED, False, "Queued for Mr W Holder (Online Safety Co-ordinator) by Slack (ref e9)", "Sent to"),
+    (NOBODY, False, "Not sent: policybot has no way to reach Mr W Holder", "Sent to"),
+    (NOT_RECORDED, False, "Not sent: policybot could not record your question", "Sent to"),
+])
+def test_every_reply_states_what_actually_happened(state, urgent, says, never):
+    delivered = state == DELIVERED
+    notices = (Notice("lead", LEAD.display, "slack", delivered),) if state in (DELIVERED, QUEUED) else ()
+    d = Delivery(state, "e9" if notices else "", notices,
+                 "its escalation database is unavailable" if state == NOT_RECORDED else "")
+    decision = "urgent" if urgent else "escalate"
+    a = Answer("arh", "ARH", decision, 1.0 if urgent else 0.2, "urgent" if urgent else "low_confidence", (),
+               LEAD, DEPUTY, concern="self-harm or suicide" if urgent else "")
+    text = render_text(a, d)
+    assert says in text and never not in text
 
 
 def test_urgent_tells_the_asker_to_speak_to_the_dsl_now_and_names_both_contacts():

@@ -4,6 +4,8 @@ from __future__ import annotations
 import dataclasses
 import json
 
+from bot.escalations.delivery import DELIVERED, NOBODY, Delivery, Notice
+
 from adapters.slack import blocks as bk
 from bot.decide.answer import URGENT
 
@@ -34,13 +36,22 @@ def test_echoed_question_and_clause_text_are_escaped(bundled_bot):
 def test_urgent_says_in_person_now_names_who_and_quotes_no_policy(bundled_bot):
     answer = bundled_bot.answer("tsat", "a pupil has sent me a nude photo of another pupil, what do I do?")
     assert answer.decision == URGENT
-    out = json.dumps(bk.answer_blocks(answer, ref="1"))
-    assert "in person now" in out and "marked urgent" in out
+    told = Delivery(DELIVERED, "e1", (Notice("lead", answer.lead.display, "slack", True),))
+    out = json.dumps(bk.answer_blocks(answer, ref="1", delivery=told))
+    assert "in person now" in out and "marked urgent" in out and "by Slack" in out
     assert "section" not in out.replace('"type": "section"', "") and "actions" not in out
+    # Nothing delivered: no claim of a notice, and the asker is sent in person.
+    nobody = json.dumps(bk.answer_blocks(answer, ref="1", delivery=Delivery(NOBODY, "e1")))
+    assert "marked urgent" not in nobody and "could not notify anyone" in nobody
+    assert "has told" not in json.dumps(bk.answer_blocks(answer, ref="1"))
+    assert "has told" not in bk.fallback_text(answer, Delivery(NOBODY, "e1"))
 
 
 def test_escalated_answer_says_who_it_went_to(bundled_bot):
     answer = bundled_bot.answer("tsat", "what is the canteen menu on friday?")
     assert answer.decision == "escalate"
-    out = json.dumps(bk.answer_blocks(answer, ref="1"))
-    assert "has gone to" in out and bk.escape(answer.lead.display) in out
+    told = Delivery(DELIVERED, "e2", (Notice("lead", answer.lead.display, "email", True),))
+    out = json.dumps(bk.answer_blocks(answer, ref="1", delivery=told))
+    assert "Sent to" in out and bk.escape(answer.lead.display) in out and "by email" in out
+    out = json.dumps(bk.answer_blocks(answer, ref="1", delivery=Delivery(NOBODY, "e2")))
+    assert "Not sent" in out and "Sent to" not in out

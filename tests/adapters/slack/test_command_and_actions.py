@@ -76,7 +76,8 @@ async def test_ask_lead_button_creates_one_escalation(slack_app, client, fake_sl
         for _ in range(2):  # a double click escalates once
             await post(client, base, body, signed(body, content_type=FORM))
         notes = await fake_slack.wait_for("chat.postEphemeral", 2)
-        assert "has gone to" in notes[-1]["text"]
+        # No notifier here reaches the lead: recorded, and the asker is told it was not sent.
+        assert "Not sent" in notes[-1]["text"] and "directly" in notes[-1]["text"]
         (esc,) = await store.list()
         assert esc.reason == ASKED_BY_USER and esc.school == "tsat" and esc.question == TSAT_Q
         assert (esc.asker.platform, esc.asker.user_id, esc.asker.conversation, esc.asker.thread) == \

@@ -12,6 +12,7 @@ import pytest
 from jsonschema import Draft6Validator
 
 from adapters.teams import cards
+from bot.escalations.delivery import DELIVERED, NOBODY, QUEUED, Delivery, Notice
 from bot.decide.answer import AMBIGUOUS, ANSWER, ESCALATE, URGENT
 from bot.escalations.model import NOTIFY_DEPUTY, NOTIFY_LEAD, REMIND, URGENT_NOTICE, Asker, Candidate, Escalation
 from bot.render import STANCE_WORDS, clause_plain, render_text
@@ -156,10 +157,11 @@ def test_did_you_mean_shows_each_situation(bundled_bot, validator):
 def test_escalated_says_who_it_went_to_and_offers_no_buttons(bundled_bot, validator):
     answer = bundled_bot.answer("kingsmead", "can I follow a parent back on insta?")
     assert answer.decision == ESCALATE and answer.citations
-    card = valid(validator, cards.answer_card(answer, ref="r3", lead_name=None, can_ask=True))
+    queued = Delivery(QUEUED, "e3", (Notice("lead", answer.lead.display, "teams", False),))
+    card = valid(validator, cards.answer_card(answer, ref="r3", lead_name=None, can_ask=True, delivery=queued))
     words = visible(card)
-    assert "so your question has gone to" in words and answer.lead.display in run_texts(card)
-    assert "may not answer your question" in words
+    assert "Queued for" in words and answer.lead.display in words and "by Teams" in words
+    assert "Sent to" not in words and "may not answer your question" in words
     assert "actions" not in card
 
 
@@ -173,12 +175,17 @@ def test_off_topic_escalation_quotes_nothing(bundled_bot, validator):
 def test_urgent_says_in_person_now_names_lead_and_deputy_and_quotes_no_policy(bundled_bot, validator):
     answer = bundled_bot.answer("tsat", "a pupil has sent me a nude photo of another pupil, what do I do?")
     assert answer.decision == URGENT
-    card = valid(validator, cards.answer_card(answer, ref="r5", lead_name=None, can_ask=True))
+    told = Delivery(DELIVERED, "e5", (Notice("lead", answer.lead.display, "teams", True),
+                                      Notice("deputy", answer.deputy.display, "email", True)))
+    card = valid(validator, cards.answer_card(answer, ref="r5", lead_name=None, can_ask=True, delivery=told))
     assert card["body"][0]["style"] == "attention" and "URGENT" in card["body"][0]["items"][0]["text"]
     words = visible(card)
     assert "in person now" in words and "call 999" in words and "marked urgent" in words
-    assert f"{answer.lead.display} and {answer.deputy.display}" in run_texts(card)
+    assert f"{answer.lead.display} or {answer.deputy.display} in person now" in words
+    assert f"{answer.lead.display} by Teams, {answer.deputy.display} by email" in words
     assert "section" not in words and "stance" not in words and "actions" not in card
+    nobody = visible(cards.answer_card(answer, ref="r5", delivery=Delivery(NOBODY)))
+    assert "marked urgent" not in nobody and "could not notify anyone" in nobody
 
 
 def test_question_and_clause_text_cannot_become_links_or_mentions(validator, tsat_answer):

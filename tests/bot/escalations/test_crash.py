@@ -130,3 +130,48 @@ def test_sigkill_at_each_point_loses_nothing_and_duplicates_nothing_unrecognisab
     # and the worker's logs carry ids, never the question
     logs = (tmp_path / "worker.log").read_text()
     assert "delivered: escalation=" in logs and "Jo Bloggs" not in logs
+
+
+async def _seed_urgent(db):
+    """One urgent escalation, lead and deputy by email."""
+    registry = NotifierRegistry()
+    registry.register("email", object())
+    async with SqliteStore(db) as store:
+        answer = make_answer("urgent", "urgent", concern="self-harm or suicide")
+        await EscalationService(store, registry).escalate(answer, QUESTION, Asker("email", "sam@alpha.test"))
+        return {m.idempotency_key for m in await store.messages()}
+
+
+def test_an_urgent_notice_claimed_by_a_killed_worker_is_sent_within_one_short_lease(tmp_path, smtp_server):
+    """With the default lease (not the 0.5 s the test above uses): a worker killed holding an
+    urgent notice used to leave it for the 120 s lease; the claim is now short and renewed only
+    by a live worker, so the next worker sends it within one lease of the kill."""
+    from bot.config import Settings
+
+    db = tmp_path / "policybot.sqlite3"
+    keys = asyncio.run(_seed_urgent(db))
+    log = open(tmp_path / "worker.log", "w")
+    procs = []
+    try:
+        env = {k: v for k, v in _env(db, smtp_server.port, "after_claim").items()
+               if k != "POLICYBOT_DELIVERY_LEASE_SECONDS"}
+        procs.append(subprocess.Popen([sys.executable, "-m", "adapters.cli", "worker"], cwd=REPO, env=env,
+                                      stdout=subprocess.PIPE, stderr=log, text=True))
+        _wait_paused(procs[-1], "after_claim")
+        _kill(procs[-1])
+        killed = time.monotonic()
+        env.pop("POLICYBOT_WORKER_TEST_PAUSE")
+        procs.append(subprocess.Popen([sys.executable, "-m", "adapters.cli", "worker"], cwd=REPO, env=env,
+                                      stdout=subprocess.PIPE, stderr=log, text=True))
+        while time.monotonic() - killed < 60 and len(smtp_server.received) < len(keys):
+            time.sleep(0.1)
+        waited = time.monotonic() - killed
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        log.close()
+    assert len(smtp_server.received) == len(keys) == 2  # lead and deputy, each once
+    # Within one lease (plus a poll and the restart), far from the old 120 s.
+    assert waited < Settings.delivery_lease_seconds + 15

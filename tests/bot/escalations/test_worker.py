@@ -218,3 +218,30 @@ async def test_log_notifier_logs_ids_never_the_question(store, clock, caplog):
     await worker.tick()
     assert esc.id in caplog.text and "notify_lead" in caplog.text
     assert "Jo Bloggs" not in caplog.text
+
+
+async def test_a_live_worker_renews_its_short_lease_so_a_slow_send_is_not_taken_over(store):
+    """The lease is short so a dead worker's claim returns quickly; a live one renews it while
+    its notifier works, so a second worker never sends the same notice meanwhile."""
+    import asyncio
+    import time as real_time
+
+    gate = asyncio.Event()
+
+    class Slow:
+        sent = 0
+
+        async def send(self, message, escalation):
+            await gate.wait()
+            Slow.sent += 1
+
+    registry = NotifierRegistry()
+    registry.register("slack", Slow())
+    live = OutboxWorker(store, registry, settings(delivery_lease_seconds=0.3))
+    await EscalationService(store, registry).escalate(make_answer(), "q", make_asker())
+    task = asyncio.create_task(live.deliver_due())
+    await asyncio.sleep(0.9)  # three leases: without renewal the claim would have lapsed
+    assert await store.claim_due(real_time.time(), ["slack"], 10, 0.3, "other") == []
+    gate.set()
+    assert await task == 1 and Slow.sent == 1
+    assert [m.status for m in await store.messages()] == [SENT]
