@@ -10,6 +10,7 @@ is logged by id, never with its body), hence request_verification_enabled=False 
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 
@@ -22,6 +23,7 @@ from bot.escalations.model import ASKED_BY_USER, IllegalTransition, NotFound
 from . import blocks as bk
 from . import home
 from .answering import SlackAnswerer
+from .events import callback_problem
 from .inbox import Inbox, InboxItem
 from .notifier import ESC_ACK, ESC_ANSWER, ESC_ANSWER_VIEW, answer_modal
 
@@ -33,7 +35,7 @@ _MENTION = re.compile(r"<@([UW][A-Z0-9]+)(\|[^>]*)?>")
 def question_event(body: dict, bot_user_id: str | None) -> dict | None:
     """The inbox fields for an event that asks the bot something, else None (other chatter,
     edits, bots' own messages)."""
-    if body.get("type") != "event_callback":
+    if body.get("type") != "event_callback" or callback_problem(body):
         return None
     event = body.get("event") or {}
     if event.get("bot_id") or event.get("subtype") or not event.get("user") or not event.get("ts"):
@@ -75,7 +77,8 @@ async def store_question(inbox: Inbox, body: dict, bot_user_id: str | None,
     return item, True
 
 
-def build_bolt_app(answerer: SlackAnswerer, client: AsyncWebClient, signing_secret: str) -> AsyncApp:
+def build_bolt_app(answerer: SlackAnswerer, client: AsyncWebClient, signing_secret: str,
+                   ack_budget: float = 2.0) -> AsyncApp:
     app = AsyncApp(client=client, signing_secret=signing_secret, request_verification_enabled=False,
                    logger=logging.getLogger("policybot.slack.bolt"), process_before_response=False)
     inbox = answerer.inbox
@@ -118,11 +121,17 @@ def build_bolt_app(answerer: SlackAnswerer, client: AsyncWebClient, signing_secr
 
     @app.command("/policy")
     async def policy_command(ack, body: dict) -> None:
-        item, new = await inbox.record(
+        record = asyncio.ensure_future(inbox.record(
             kind="command", team=body.get("team_id", ""), channel=body.get("channel_id", ""),
             user=body.get("user_id", ""), ts="cmd-" + body.get("trigger_id", ""), thread_ts="",
-            question=(body.get("text") or "").strip())
+            question=(body.get("text") or "").strip(), response_url=body.get("response_url") or ""))
+        # Slack's 3 s: ack within the budget even when the database is locked; the record (and so
+        # the answer) completes when the lock is released. Commands are not redelivered.
+        done, _ = await asyncio.wait({record}, timeout=ack_budget)
         await ack()
+        if not done:
+            log.warning("slack /policy acknowledged before it was stored (database busy); answering when stored")
+        item, new = await record
         if new:
             await answerer.handle(item)
 
