@@ -15,6 +15,7 @@ import logging
 import re
 
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -77,10 +78,24 @@ async def store_question(inbox: Inbox, body: dict, bot_user_id: str | None,
     return item, True
 
 
+class _ClientGiven(logging.Filter):
+    """Bolt reads SLACK_BOT_TOKEN from the environment itself and, given our client (with its
+    retry handlers) as well, warns at every start that the token "will be unused". It is the same
+    token; this drops exactly that line and nothing else."""
+
+    TEXT = warning_client_prioritized_and_token_skipped()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != self.TEXT
+
+
 def build_bolt_app(answerer: SlackAnswerer, client: AsyncWebClient, signing_secret: str,
                    ack_budget: float = 2.0) -> AsyncApp:
+    bolt_log = logging.getLogger("policybot.slack.bolt")
+    if not any(isinstance(f, _ClientGiven) for f in bolt_log.filters):
+        bolt_log.addFilter(_ClientGiven())
     app = AsyncApp(client=client, signing_secret=signing_secret, request_verification_enabled=False,
-                   logger=logging.getLogger("policybot.slack.bolt"), process_before_response=False)
+                   logger=bolt_log, process_before_response=False)
     inbox = answerer.inbox
 
     @app.middleware
