@@ -332,7 +332,7 @@ def _cmd_teams_package(args: argparse.Namespace, settings: config.Settings) -> i
 def _cmd_slack_manifest(args: argparse.Namespace, settings: config.Settings) -> int:
     from adapters.slack.manifest import EXAMPLE_URL, render
 
-    sys.stdout.write(render(args.url or EXAMPLE_URL, args.socket_mode))
+    sys.stdout.write(render(args.url or EXAMPLE_URL, args.socket_mode, history_scopes=args.history_scopes))
     return 0
 
 
@@ -406,6 +406,9 @@ def build_parser() -> argparse.ArgumentParser:
     sm = sub.add_parser("slack-manifest", help="print the Slack app manifest to paste at api.slack.com/apps")
     sm.add_argument("--url", help="the server's public base URL, for HTTP mode (default: a placeholder)")
     sm.add_argument("--socket-mode", action="store_true", help="Socket Mode: no public URL needed")
+    sm.add_argument("--without-history-scopes", dest="history_scopes", action="store_false",
+                    help="leave out channels:history and groups:history (then a crash at the wrong moment "
+                         "can give a channel thread a second reply)")
     sm.set_defaults(func=_cmd_slack_manifest)
     # --- teams app package (issue 7) ---
     tp = sub.add_parser("teams-package", help="build the Teams app package (manifest.json + icons) to upload")
