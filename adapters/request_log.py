@@ -15,6 +15,8 @@ from aiohttp import web
 
 from bot.decide.answer import Answer
 
+from .log_format import path_field
+
 request_log = logging.getLogger("policybot.request")
 decision_log = logging.getLogger("policybot.decision")
 
@@ -56,4 +58,4 @@ async def log_requests(request: web.Request,
     finally:
         ms = (time.perf_counter() - started) * 1000
         request_log.info("request id=%s method=%s path=%s status=%d ms=%.1f",
-                         rid, request.method, request.path, status, ms)
+                         rid, path_field(request.method), path_field(request.path), status, ms)

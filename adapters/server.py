@@ -26,6 +26,7 @@ from bot.service import build_bot
 from . import escalation_wiring, health, web_api
 from .appkeys import CAN_ESCALATE, READINESS_CHECKS, READINESS_NOTES, RUNTIME, SETTINGS, STARTUP_WARNINGS
 from .channel import Channel
+from .log_format import SafeFormatter
 from .request_log import log_requests
 from .runtime import BotFactory, BotRuntime
 from .web_security import RateLimiter, api_guard, security_headers, web_chat_decision
@@ -145,9 +146,9 @@ async def serve(settings: Settings, app: web.Application | None = None,
 
 def configure_logging() -> None:
     """Plain lines on stderr (the platform's log collector adds timestamps): our own and the
-    core's at INFO, libraries' only when they warn."""
+    core's at INFO, libraries' only when they warn; control characters from outside escaped."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(message)s"))
+    handler.setFormatter(SafeFormatter("%(message)s"))  # one escaped line per record
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.WARNING)

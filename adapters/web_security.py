@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
-import json
 import math
 import time
 from dataclasses import dataclass
@@ -17,6 +16,8 @@ from typing import Awaitable, Callable
 from aiohttp import web
 
 from bot.config import Settings
+
+from . import json_reader
 
 API_PREFIX = "/api/"
 # Bot Framework's endpoint sits under /api/ by convention but has its own authentication (the
@@ -144,9 +145,10 @@ async def read_capped(request: web.Request, cap: int) -> bytes:
 
 
 async def read_json_capped(request: web.Request, cap: int) -> object:
-    """The request's JSON (at most `cap` bytes). Raises BodyTooLarge, or ValueError for a body
-    that is not UTF-8 JSON."""
-    return json.loads((await read_capped(request, cap)).decode("utf-8"))
+    """The request's JSON (at most `cap` bytes, nested at most json_reader.MAX_DEPTH deep, strings
+    cleaned by bot.text_input). Raises BodyTooLarge, or ValueError (json_reader.BadJSON) for a
+    body that is not UTF-8 JSON or nests too deep."""
+    return json_reader.loads(await read_capped(request, cap))
 
 
 # The page loads its own script and stylesheet only; nothing inline, nothing remote.

@@ -123,8 +123,9 @@ class Settings:
     microsoft_app_password: str = field(default="", repr=False)
     # MICROSOFT_APP_TENANT_ID: the bot's own Entra tenant (required for SingleTenant and UserAssignedMSI).
     microsoft_app_tenant_id: str = ""
-    # MICROSOFT_APP_TYPE: MultiTenant, SingleTenant or UserAssignedMSI (managed identity: no password).
-    microsoft_app_type: str = "MultiTenant"
+    # MICROSOFT_APP_TYPE: SingleTenant (the default: Azure no longer creates multi-tenant bots after
+    # 31 July 2025), MultiTenant (existing bots) or UserAssignedMSI (managed identity: no password).
+    microsoft_app_type: str = "SingleTenant"
     # POLICYBOT_TEAMS_EMULATOR: run /api/messages with no app id and no authentication, for the Bot
     # Framework Emulator on this machine only (refused with an app id set or off loopback).
     teams_emulator: bool = False
@@ -141,6 +142,9 @@ class Settings:
     database_url: str = ""
     # POLICYBOT_DB_PATH: the embedded SQLite escalation store (WAL), relative to the working directory.
     db_path: Path = Path(".policybot/policybot.sqlite3")
+    # POLICYBOT_DB_BUSY_SECONDS: how long an escalation-store statement waits for another process's
+    # lock on the SQLite file before failing with "database is locked".
+    db_busy_seconds: float = 10.0
     # POLICYBOT_REMINDER_MINUTES: remind the lead after this long if an escalation is not acknowledged.
     reminder_minutes: float = 60.0
     # POLICYBOT_DEPUTY_AFTER_MINUTES: tell the deputy this long after the reminder if still not acknowledged.
@@ -242,6 +246,7 @@ def from_env(env: dict | None = None) -> Settings:
         # --- escalations (issue 5) ---
         database_url=env.get("DATABASE_URL", ""),
         db_path=Path(env.get("POLICYBOT_DB_PATH") or Settings.db_path),
+        db_busy_seconds=_float(env, "POLICYBOT_DB_BUSY_SECONDS", Settings.db_busy_seconds, 0.0, 3600.0),
         reminder_minutes=_float(env, "POLICYBOT_REMINDER_MINUTES", Settings.reminder_minutes, 0.001, 10**6),
         deputy_after_minutes=_float(env, "POLICYBOT_DEPUTY_AFTER_MINUTES", Settings.deputy_after_minutes, 0.001, 10**6),
         urgent_renotify_minutes=_float(env, "POLICYBOT_URGENT_RENOTIFY_MINUTES", Settings.urgent_renotify_minutes,

@@ -110,3 +110,16 @@ def tiny_kb(tmp_path: Path) -> Path:
             policy: [former pupils]
     """)
     return root
+
+
+# --- Hypothesis (the fuzz tests): bounded and deterministic in CI, so the suite stays quick ---
+from hypothesis import HealthCheck, settings as hypothesis_settings  # noqa: E402
+
+# Fuzz tests share one server across examples on purpose (the property includes "still healthy
+# afterwards"), hence function_scoped_fixture is not a mistake here.
+_SHARED = [HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+hypothesis_settings.register_profile("ci", max_examples=25, deadline=None, derandomize=True,
+                                     suppress_health_check=_SHARED, print_blob=True)
+# HYPOTHESIS_PROFILE=thorough for a longer local hunt (new failures: keep them as regular tests).
+hypothesis_settings.register_profile("thorough", max_examples=500, deadline=None, suppress_health_check=_SHARED)
+hypothesis_settings.load_profile(__import__("os").environ.get("HYPOTHESIS_PROFILE", "ci"))

@@ -106,14 +106,18 @@ def _cmd_batch(args: argparse.Namespace, settings: config.Settings) -> int:
     """One JSON line out per line in; a bad line gets an `error` field and the rest go on."""
     import json
 
+    from adapters import json_reader
+
     bot = _bot(settings)
     failures = 0
+    if hasattr(sys.stdin, "reconfigure"):  # bytes that are not UTF-8 -> U+FFFD, refused per line
+        sys.stdin.reconfigure(errors="replace")
     for number, line in enumerate(sys.stdin, start=1):
         if not line.strip():
             continue
         qid, school = None, None
         try:
-            request = json.loads(line)
+            request = json_reader.loads(line)  # depth-limited; strings cleaned (bot/text_input.py)
             if not isinstance(request, dict):
                 raise ValueError("each line must be a JSON object")
             qid, school = request.get("id"), request.get("school")
@@ -121,10 +125,16 @@ def _cmd_batch(args: argparse.Namespace, settings: config.Settings) -> int:
                 raise ValueError("'school' is missing or not a string")
             answer = bot.answer(school, request.get("question"))
             out = answer_json(answer, qid, delivery=_here(answer))
+        except json_reader.BadJSON as exc:
+            failures += 1
+            out = {"id": qid, "school": school, "error": f"line {number} is {exc}"}
         except (ValueError, UnknownSchool, QuestionError) as exc:
             failures += 1
-            message = str(exc) if not isinstance(exc, json.JSONDecodeError) else f"line {number} is not JSON: {exc.msg}"
-            out = {"id": qid, "school": school, "error": message}
+            out = {"id": qid, "school": school, "error": str(exc)}
+        except Exception as exc:  # noqa: BLE001 - one bad line must never stop the batch
+            failures += 1
+            out = {"id": qid, "school": school,
+                   "error": f"line {number} could not be answered ({type(exc).__name__})"}
         sys.stdout.write(json.dumps(out, ensure_ascii=False) + "\n")
         sys.stdout.flush()
     return 1 if failures else 0
@@ -320,7 +330,16 @@ def _cmd_escalations(args: argparse.Namespace, settings: config.Settings) -> int
 
 
 def _cmd_worker(args: argparse.Namespace, settings: config.Settings) -> int:
+    import logging
+
+    from adapters.log_format import SafeFormatter
     from bot.escalations.worker import main as worker_main
+
+    # The worker's own basicConfig is then a no-op: its lines go through the escaping formatter.
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(SafeFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.getLogger().handlers[:] = [handler]
+    logging.getLogger().setLevel(logging.INFO)
 
     return worker_main(settings)
 
@@ -334,7 +353,7 @@ def _cmd_teams_package(args: argparse.Namespace, settings: config.Settings) -> i
 def _cmd_slack_manifest(args: argparse.Namespace, settings: config.Settings) -> int:
     from adapters.slack.manifest import EXAMPLE_URL, render
 
-    sys.stdout.write(render(args.url or EXAMPLE_URL, args.socket_mode))
+    sys.stdout.write(render(args.url or EXAMPLE_URL, args.socket_mode, history_scopes=args.history_scopes))
     return 0
 
 
@@ -408,6 +427,9 @@ def build_parser() -> argparse.ArgumentParser:
     sm = sub.add_parser("slack-manifest", help="print the Slack app manifest to paste at api.slack.com/apps")
     sm.add_argument("--url", help="the server's public base URL, for HTTP mode (default: a placeholder)")
     sm.add_argument("--socket-mode", action="store_true", help="Socket Mode: no public URL needed")
+    sm.add_argument("--without-history-scopes", dest="history_scopes", action="store_false",
+                    help="leave out channels:history and groups:history (then a crash at the wrong moment "
+                         "can give a channel thread a second reply)")
     sm.set_defaults(func=_cmd_slack_manifest)
     # --- teams app package (issue 7) ---
     tp = sub.add_parser("teams-package", help="build the Teams app package (manifest.json + icons) to upload")

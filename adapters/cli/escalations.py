@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sqlite3
 import sys
 
 from bot.escalations.factory import open_store
-from bot.escalations.model import STATUSES, IllegalTransition, NotFound, iso
+from bot.escalations.model import ANSWERED, CLOSED, STATUSES, IllegalTransition, NotFound, iso
 from bot.escalations.notify import default_registry
 from bot.escalations.service import EscalationService
-from bot.escalations.store import Conflict
+from bot.escalations.store import Conflict, StoreUnavailable
 
 
 def _short(text: str, width: int) -> str:
@@ -78,6 +79,12 @@ async def _answer(service: EscalationService, args: argparse.Namespace) -> int:
 
 
 async def _close(service: EscalationService, args: argparse.Namespace) -> int:
+    current = await service.get(args.id)
+    if current.status not in (ANSWERED, CLOSED) and not args.unanswered:
+        print(f"policybot escalations: {current.id} is {current.status} and has no answer, so the asker has not "
+              "heard back; answer it first (escalations answer), or pass --unanswered to close it anyway "
+              "(e.g. dealt with in person)", file=sys.stderr)
+        return 1
     e = await service.close(args.id)
     print(f"{e.id} closed")
     return 0
@@ -97,6 +104,26 @@ def run(args: argparse.Namespace, settings) -> int:
     except (NotFound, IllegalTransition, Conflict, ValueError) as exc:
         print(f"policybot escalations: {exc}", file=sys.stderr)
         return 1
+    except sqlite3.Error as exc:  # the file went bad or stayed locked after it was opened
+        print(f"policybot escalations: the escalation store failed: {exc}", file=sys.stderr)
+        return 2
+    except StoreUnavailable as exc:
+        print(f"policybot escalations: the escalation store cannot be opened: {exc}", file=sys.stderr)
+        return 2
+    except (OSError, asyncio.TimeoutError) as exc:  # PostgreSQL unreachable, refused, timed out
+        print(f"policybot escalations: the escalation store cannot be reached: {type(exc).__name__}: {exc}",
+              file=sys.stderr)
+        return 2
+
+
+def _name(value: str) -> str:
+    """--by: a name the asker will see; blank (or only spaces / control characters) is refused."""
+    name = " ".join(value.split())
+    if not name or not any(ch.isalnum() for ch in name):
+        raise argparse.ArgumentTypeError("give your name, as the asker will see it (it cannot be empty)")
+    if len(name) > 200:
+        raise argparse.ArgumentTypeError("a name of at most 200 characters, please")
+    return name
 
 
 def add_parser(sub) -> None:
@@ -111,10 +138,12 @@ def add_parser(sub) -> None:
     show.add_argument("id")
     ack = esc_sub.add_parser("ack", help="take an escalation on (stops reminders)")
     ack.add_argument("id")
-    ack.add_argument("--by", required=True, help="your name, as the asker will see it")
+    ack.add_argument("--by", required=True, type=_name, help="your name, as the asker will see it")
     ans = esc_sub.add_parser("answer", help="answer; the reply goes to the asker's conversation")
     ans.add_argument("id")
-    ans.add_argument("--by", required=True, help="your name, as the asker will see it")
+    ans.add_argument("--by", required=True, type=_name, help="your name, as the asker will see it")
     ans.add_argument("--text", help="the answer (default: read from stdin)")
-    close = esc_sub.add_parser("close", help="close an escalation")
+    close = esc_sub.add_parser("close", help="close an answered escalation")
     close.add_argument("id")
+    close.add_argument("--unanswered", action="store_true",
+                       help="close it although nobody answered (e.g. dealt with in person): the asker gets no reply")

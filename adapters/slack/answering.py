@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
+from urllib.parse import urlsplit
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from adapters.runtime import BotRuntime, NotReady
 from bot.decide.answer import ESCALATE, URGENT, Answer, QuestionError
@@ -37,6 +39,14 @@ NOT_READY = "policybot couldn't load its policies just now; your question is kep
 # The message metadata type on every reply, and how far a replay looks for one (pages of 200).
 REPLY_EVENT = "policybot_answer"
 LOOKUP_PAGES = 5
+
+
+def slack_response_url(url: str, also: tuple[str, ...] = ()) -> bool:
+    """An https URL on hooks.slack.com (or, for tests, a base named in `also`): the only places a
+    command's answer is sent, so a forged response_url cannot make the bot post elsewhere."""
+    parts = urlsplit(url)
+    return ((parts.scheme == "https" and parts.hostname == "hooks.slack.com")
+            or any(url.startswith(base) for base in also if base))
 
 
 def reply_metadata(item_id: int) -> dict:
@@ -58,6 +68,8 @@ class SlackAnswerer:
     # The escalation service once the lead wires it (see channel.SLACK_ADAPTER); None: not wired.
     escalations: Any = None
     delivery_wait: float = 3.0  # POLICYBOT_DELIVERY_WAIT_SECONDS
+    # Which response_url a /policy answer may be posted to (Slack's own hooks host by default).
+    response_url_ok: Callable[[str], bool] = field(default=lambda url: slack_response_url(url))
     _inflight: set[int] = field(default_factory=set)
     _bot_user: str | None = None
 
@@ -172,6 +184,8 @@ class SlackAnswerer:
         own retries are logged (ids only) and leave the question to be answered on the next start."""
         try:
             if item.kind == "command":
+                if await self.respond(item, text, blocks):
+                    return True
                 await self.client.chat_postEphemeral(channel=item.channel, user=item.user, text=text,
                                                       blocks=blocks)
                 return True
@@ -187,6 +201,19 @@ class SlackAnswerer:
             log.error("slack reply failed: inbox=%s error=%s", item.id, exc.response.get("error"))
         except Exception as exc:  # noqa: BLE001 - connection errors after retries: keep it pending
             log.error("slack reply failed: inbox=%s error=%s", item.id, type(exc).__name__)
+        return False
+
+    async def respond(self, item: InboxItem, text: str, blocks: list[dict]) -> bool:
+        """/policy's answer through the command's response_url (works in private channels and DMs
+        the bot is not a member of, where chat.postEphemeral fails). False when there is none, it
+        is not Slack's, or it has expired (30 minutes, 5 uses): the caller then tries chat.postEphemeral."""
+        if not (item.response_url and self.response_url_ok(item.response_url)):
+            return False
+        response = await AsyncWebhookClient(item.response_url, timeout=10).send(
+            text=text, blocks=blocks, response_type="ephemeral", unfurl_links=False, unfurl_media=False)
+        if response.status_code == 200:
+            return True
+        log.warning("slack response_url refused the answer: inbox=%s status=%s", item.id, response.status_code)
         return False
 
     async def replay(self) -> int:

@@ -10,10 +10,12 @@ is logged by id, never with its body), hence request_verification_enabled=False 
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -23,6 +25,7 @@ from bot.render import as_escalation, delivery_line
 from . import blocks as bk
 from . import home
 from .answering import SlackAnswerer
+from .events import callback_problem
 from .inbox import Inbox, InboxItem
 from .notifier import ESC_ACK, ESC_ANSWER, ESC_ANSWER_VIEW, answer_modal
 
@@ -34,7 +37,7 @@ _MENTION = re.compile(r"<@([UW][A-Z0-9]+)(\|[^>]*)?>")
 def question_event(body: dict, bot_user_id: str | None) -> dict | None:
     """The inbox fields for an event that asks the bot something, else None (other chatter,
     edits, bots' own messages)."""
-    if body.get("type") != "event_callback":
+    if body.get("type") != "event_callback" or callback_problem(body):
         return None
     event = body.get("event") or {}
     if event.get("bot_id") or event.get("subtype") or not event.get("user") or not event.get("ts"):
@@ -76,9 +79,24 @@ async def store_question(inbox: Inbox, body: dict, bot_user_id: str | None,
     return item, True
 
 
-def build_bolt_app(answerer: SlackAnswerer, client: AsyncWebClient, signing_secret: str) -> AsyncApp:
+class _ClientGiven(logging.Filter):
+    """Bolt reads SLACK_BOT_TOKEN from the environment itself and, given our client (with its
+    retry handlers) as well, warns at every start that the token "will be unused". It is the same
+    token; this drops exactly that line and nothing else."""
+
+    TEXT = warning_client_prioritized_and_token_skipped()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != self.TEXT
+
+
+def build_bolt_app(answerer: SlackAnswerer, client: AsyncWebClient, signing_secret: str,
+                   ack_budget: float = 2.0) -> AsyncApp:
+    bolt_log = logging.getLogger("policybot.slack.bolt")
+    if not any(isinstance(f, _ClientGiven) for f in bolt_log.filters):
+        bolt_log.addFilter(_ClientGiven())
     app = AsyncApp(client=client, signing_secret=signing_secret, request_verification_enabled=False,
-                   logger=logging.getLogger("policybot.slack.bolt"), process_before_response=False)
+                   logger=bolt_log, process_before_response=False)
     inbox = answerer.inbox
 
     @app.middleware
@@ -119,11 +137,17 @@ def build_bolt_app(answerer: SlackAnswerer, client: AsyncWebClient, signing_secr
 
     @app.command("/policy")
     async def policy_command(ack, body: dict) -> None:
-        item, new = await inbox.record(
+        record = asyncio.ensure_future(inbox.record(
             kind="command", team=body.get("team_id", ""), channel=body.get("channel_id", ""),
             user=body.get("user_id", ""), ts="cmd-" + body.get("trigger_id", ""), thread_ts="",
-            question=(body.get("text") or "").strip())
+            question=(body.get("text") or "").strip(), response_url=body.get("response_url") or ""))
+        # Slack's 3 s: ack within the budget even when the database is locked; the record (and so
+        # the answer) completes when the lock is released. Commands are not redelivered.
+        done, _ = await asyncio.wait({record}, timeout=ack_budget)
         await ack()
+        if not done:
+            log.warning("slack /policy acknowledged before it was stored (database busy); answering when stored")
+        item, new = await record
         if new:
             await answerer.handle(item)
 

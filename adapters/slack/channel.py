@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from typing import AsyncIterator
+from urllib.parse import parse_qsl, urlsplit
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
@@ -29,6 +29,7 @@ from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryInterv
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
+from adapters import json_reader
 from adapters.appkeys import RUNTIME
 from adapters.channel import Channel
 from adapters.escalation_wiring import ESCALATION_CONSUMERS
@@ -37,8 +38,9 @@ from adapters.retention import retention_loop
 from bot.config import Settings
 
 from . import mapping
-from .answering import SlackAnswerer
+from .answering import SlackAnswerer, slack_response_url
 from .app import STORED, build_bolt_app, store_question
+from .events import callback_problem, form_problem
 from .inbox import Inbox
 from .manifest import EVENTS_PATH
 from .socket_mode import SOCKET_PING_SECONDS, SocketModeSupervisor, socket_logger
@@ -92,6 +94,16 @@ def _use_escalations(answerer: SlackAnswerer, client, service, registry) -> None
 
 
 SOCKET_MODE = web.AppKey("slack_socket_mode", SocketModeSupervisor)
+# Longest the ack path waits for the inbox write (Slack gives up after 3 s). Past it an event gets
+# 503 (Slack redelivers) and a command is acknowledged anyway; either is answered once stored.
+ACK_BUDGET_SECONDS = 2.0
+
+
+def _origin(url: str) -> str:
+    """scheme://host[:port]/ of SLACK_API_URL: where tests' fake Slack also takes response_url posts.
+    Slack's own API host never issues response URLs, so this adds nothing in production."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}/" if parts.scheme and parts.netloc and parts.hostname != "slack.com" else ""
 # Answers start once event acks have been quiet this long (or after ACKS_FIRST_LONGEST at most),
 # at most ANSWERS_AT_ONCE at a time: answering is CPU work in threads that share the GIL with the
 # loop, and Slack's 3-second ack deadline matters more than a reply a moment sooner.
@@ -142,7 +154,7 @@ class AcksFirst:
 
 
 def slack_channel(settings: Settings, *, retry_interval: RetryIntervalCalculator | None = None,
-                  socket_ping_interval: float = SOCKET_PING_SECONDS) -> Channel:
+                  socket_ping_interval: float = SOCKET_PING_SECONDS, ack_budget: float = ACK_BUDGET_SECONDS) -> Channel:
     if not (settings.slack_signing_secret and settings.slack_bot_token):
         return Channel("slack", None, OFF_BECAUSE)
     schools = mapping.load(settings.slack_team_schools, settings.knowledge_dir)
@@ -152,8 +164,9 @@ def slack_channel(settings: Settings, *, retry_interval: RetryIntervalCalculator
         client = web_client(settings, retry_interval)
         inbox = Inbox(settings.db_path)
         answerer = SlackAnswerer(app[RUNTIME], inbox, client, schools, settings.log_questions,
-                                 delivery_wait=settings.delivery_wait_seconds)
-        bolt = build_bolt_app(answerer, client, settings.slack_signing_secret)
+                                 delivery_wait=settings.delivery_wait_seconds,
+                                 response_url_ok=lambda url: slack_response_url(url, (_origin(settings.slack_api_url),)))
+        bolt = build_bolt_app(answerer, client, settings.slack_signing_secret, ack_budget)
         verifier = SignatureVerifier(settings.slack_signing_secret)
         app[SLACK_ADAPTER], app[BOLT_APP] = answerer, bolt
 
@@ -166,7 +179,11 @@ def slack_channel(settings: Settings, *, retry_interval: RetryIntervalCalculator
                 log.warning("slack: rejected request with a bad or stale signature: request=%s",
                             request.get(REQUEST_ID, "-"))
                 return web.json_response({"error": "invalid request"}, status=401)
-            payload = _event_callback(request, body)
+            try:
+                payload = _event_callback(request, body)
+            except ValueError as exc:  # malformed, though signed: refused with the reason, by id
+                log.warning("slack: refused a malformed request (%s): request=%s", exc, request.get(REQUEST_ID, "-"))
+                return web.json_response({"error": f"malformed request: {exc}"}, status=400)
             if payload is not None:
                 acks.begin()
                 try:
@@ -179,16 +196,29 @@ def slack_channel(settings: Settings, *, retry_interval: RetryIntervalCalculator
         async def ack_event(request: web.Request, body: bytes, payload: dict) -> web.StreamResponse:
             """Events API callbacks: store the question, acknowledge, and only then run Bolt (its
             listener answers from the stored record). Keeps Bolt's dispatch off the ack path."""
-            item, new = await store_question(inbox, payload, await answerer.bot_user_id(payload),
-                                             request.headers.get("X-Slack-Retry-Num"))
-            if new:
-                bolt_req = AsyncBoltRequest(body=body.decode("utf-8"), query=request.query_string,
-                                            headers=dict(request.headers),
-                                            context={STORED: True, "inbox_item": item})
+            retry = request.headers.get("X-Slack-Retry-Num")
+            bolt_req = AsyncBoltRequest(body=body.decode("utf-8"), query=request.query_string,
+                                        headers=dict(request.headers), context={STORED: True})
+            stored = asyncio.create_task(store_question(inbox, payload, await answerer.bot_user_id(payload), retry))
+            done, _ = await asyncio.wait({stored}, timeout=ack_budget)
+            if not done:
+                # The database is locked (another process is writing): Slack's 3 s would pass. Answer
+                # 503 so Slack redelivers; this store carries on and answers once it lands, and the
+                # redelivery is then dropped as a duplicate.
+                log.warning("slack: event not stored within %.1f s (database busy), asking Slack to retry: "
+                            "request=%s retry=%s", ack_budget, request.get(REQUEST_ID, "-"), retry)
+                stored.add_done_callback(lambda t: t.cancelled() or t.exception() or after_store(t.result(), bolt_req))
+                return web.json_response({"error": "busy, please retry"}, status=503)
+            after_store(stored.result(), bolt_req)
+            return web.Response(status=200)
+
+        def after_store(result, bolt_req: AsyncBoltRequest) -> None:
+            item, new = result
+            if new:  # a new question, or an event that is not one (app_home_opened): Bolt runs it
+                bolt_req.context["inbox_item"] = item
                 task = asyncio.create_task(answer_after_ack(bolt_req), name="slack-event")
                 after_ack.add(task)
                 task.add_done_callback(after_ack.discard)
-            return web.Response(status=200)
 
         async def answer_after_ack(bolt_req: AsyncBoltRequest) -> None:
             async with acks.turn():
@@ -209,14 +239,37 @@ def slack_channel(settings: Settings, *, retry_interval: RetryIntervalCalculator
 
 
 def _event_callback(request: web.Request, body: bytes) -> dict | None:
-    """The parsed body when it is an Events API callback (JSON, type event_callback), else None."""
+    """The parsed body when it is an Events API callback (JSON, type event_callback), else None
+    (Bolt takes it). ValueError, with the reason, for a body Bolt must not see: JSON that does not
+    parse, nests too deep or is not an object, a callback of the wrong shape, a form that is not
+    one (adapters/slack/events.py)."""
     if request.content_type != "application/json":
+        problem = form_problem(_form(body))
+        if problem:
+            raise ValueError(problem)
         return None
+    payload = json_reader.loads(body)
+    if not isinstance(payload, dict):
+        raise ValueError("the body is not a JSON object")
+    if not isinstance(payload.get("type"), str):
+        raise ValueError("type is not a string")
+    if payload["type"] != "event_callback":
+        return None
+    problem = callback_problem(payload)
+    if problem:
+        raise ValueError(problem)
+    return payload
+
+
+def _form(body: bytes) -> dict:
+    """A form body as Bolt reads it (one value per key; an interactive `payload` parsed)."""
     try:
-        payload = json.loads(body)
-    except ValueError:
-        return None
-    return payload if isinstance(payload, dict) and payload.get("type") == "event_callback" else None
+        fields = dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False))
+    except UnicodeDecodeError:
+        raise ValueError("the body is not UTF-8") from None
+    if "payload" in fields:
+        fields["payload"] = json_reader.loads(fields["payload"])
+    return fields
 
 
 def _lifecycle(inbox: Inbox, answerer: SlackAnswerer, settings: Settings,

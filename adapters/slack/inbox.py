@@ -46,7 +46,8 @@ CREATE TABLE IF NOT EXISTS slack_inbox (
     status TEXT NOT NULL DEFAULT 'pending',
     created_at REAL NOT NULL,
     answered_at REAL,
-    purged_at REAL
+    purged_at REAL,
+    response_url TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS slack_feedback (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -74,11 +75,12 @@ class InboxItem:
     event_id: str | None = None
     status: str = PENDING
     purged_at: float | None = None  # set once the question text was blanked under the retention policy
+    response_url: str = ""  # /policy: where its ephemeral answer goes (Slack's, valid 30 minutes)
 
 
-_COLUMNS = "id, kind, team, channel, user, ts, thread_ts, question, event_id, status, purged_at"
+_COLUMNS = "id, kind, team, channel, user, ts, thread_ts, question, event_id, status, purged_at, response_url"
 # Columns added after the first release: (name, type) added to an existing table on open.
-_ADDED = (("purged_at", "REAL"),)
+_ADDED = (("purged_at", "REAL"), ("response_url", "TEXT NOT NULL DEFAULT ''"))
 DAY = 86400.0
 
 
@@ -174,18 +176,20 @@ class Inbox:
     # --- writes ---
 
     async def record(self, *, kind: str, team: str, channel: str, user: str, ts: str, thread_ts: str,
-                     question: str, event_id: str | None = None) -> tuple[InboxItem | None, bool]:
+                     question: str, event_id: str | None = None,
+                     response_url: str = "") -> tuple[InboxItem | None, bool]:
         """(item, True) when first seen; (None, False) when the event id or (team, channel, ts) is known."""
         key = f"{team}:{channel}:{ts}"
 
         def insert(conn: sqlite3.Connection):
             cur = conn.execute(
                 "INSERT OR IGNORE INTO slack_inbox (event_id, message_key, kind, team, channel, user, ts, "
-                "thread_ts, question, created_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                (event_id, key, kind, team, channel, user, ts, thread_ts, question, self.clock()))
+                "thread_ts, question, created_at, response_url) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                (event_id, key, kind, team, channel, user, ts, thread_ts, question, self.clock(), response_url))
             if cur.rowcount == 0:
                 return None, False
-            return InboxItem(cur.lastrowid, kind, team, channel, user, ts, thread_ts, question, event_id), True
+            return InboxItem(cur.lastrowid, kind, team, channel, user, ts, thread_ts, question, event_id,
+                             response_url=response_url), True
 
         return await self._batched(insert)
 

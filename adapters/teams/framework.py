@@ -35,6 +35,7 @@ from bot.config import Settings
 
 from .model import (INSTALL, OTHER, PERSONAL, QUESTION, SUBMIT, BadActivity, Incoming, Outgoing, SendError,
                     Unauthorized)
+from .validation import check_activity, check_service_url
 
 log = logging.getLogger("policybot.teams")
 
@@ -181,6 +182,7 @@ class BotFramework:
     def __init__(self, settings: Settings, *, credentials_factory: ServiceClientCredentialsFactory | None = None):
         keep_key_fetch_off_loop()
         self.app_id = settings.microsoft_app_id
+        self.emulator = settings.teams_emulator
         config = _Configuration(settings)
         self.credentials = OffLoopCredentials(credentials_factory or ConfigurationServiceClientCredentialFactory(config))
         self.auth = ConfigurationBotFrameworkAuthentication(config, credentials_factory=self.credentials)
@@ -190,6 +192,7 @@ class BotFramework:
         """Authenticate, then run one turn that hands the activity to `on_incoming`; returns the
         invoke response body for invoke activities. Raises Unauthorized, BadActivity or
         KeysUnavailable."""
+        check_activity(body, loopback_only=self.emulator)  # BadActivity (400) before anything else
         try:
             activity = Activity().deserialize(body)
         except Exception as exc:  # noqa: BLE001 - msrest raises several kinds
@@ -217,6 +220,11 @@ class BotFramework:
     async def send(self, reference: dict, message: Outgoing) -> str:
         """One attempt at sending into the referenced conversation (a reply in its thread when
         the reference points at a message). Raises SendError with the HTTP status."""
+        if self.emulator:  # no authentication: only ever reply to this machine (validation.py)
+            try:
+                check_service_url(reference.get("serviceUrl") or reference.get("service_url"), loopback_only=True)
+            except BadActivity as exc:
+                raise SendError(f"not sent: {exc}", 400) from None
         ref = ConversationReference().deserialize(reference)
         if message.typing:
             activity = Activity(type=ActivityTypes.typing)

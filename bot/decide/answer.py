@@ -17,6 +17,7 @@ from .calibration import Calibration, features_of
 from ..config import Settings
 from ..knowledge.load import Clause, Contact, KnowledgeBase, School
 from ..retrieval.lexical import Retriever, SearchResult
+from ..text_input import clean_text
 
 ANSWER, ESCALATE, URGENT = "answer", "escalate", "urgent"
 
@@ -97,7 +98,7 @@ def clean_question(question: str, max_chars: int) -> str:
     """The question as the bot will read it, or QuestionError with a polite reason."""
     if not isinstance(question, str):
         raise QuestionError("Please send your question as text.")
-    text = question.strip()
+    text = clean_text(question).strip()  # lone surrogates and NUL -> U+FFFD, counted as junk below
     if not text:
         raise QuestionError("Your question was empty. Please type it in a sentence, "
                             "e.g. \"can I accept a friend request from a parent?\"")

@@ -13,5 +13,5 @@ def open_store(settings) -> EscalationStore:
         return PostgresStore(settings.database_url)
     from .sqlite_store import SqliteStore
 
-    return SqliteStore(settings.db_path)
+    return SqliteStore(settings.db_path, busy_seconds=getattr(settings, "db_busy_seconds", 10.0))
 

@@ -15,7 +15,16 @@ from typing import Any, AsyncIterator, Mapping, Sequence
 import aiosqlite
 
 from .model import OutboxMessage, PENDING, SENDING
-from .store import EscalationStore, Tx, row_to_message
+from .store import EscalationStore, StoreUnavailable, Tx, row_to_message
+
+
+def _why(path: Path, exc: Exception) -> str:
+    text = str(exc)
+    if isinstance(exc, sqlite3.DatabaseError) and ("not a database" in text or "malformed" in text):
+        return f"the SQLite file {path} is damaged or not a database ({text}); restore it from a backup or move it aside"
+    if "locked" in text or "busy" in text:
+        return f"the SQLite file {path} is locked by another process ({text}); try again when it has finished"
+    return f"cannot open the SQLite file {path}: {type(exc).__name__}: {text}"
 
 
 class _SqliteTx(Tx):
@@ -34,9 +43,10 @@ class _SqliteTx(Tx):
 class SqliteStore(EscalationStore):
     backend = "sqlite"
 
-    def __init__(self, path: Path | str, target_version: int | None = None):
+    def __init__(self, path: Path | str, target_version: int | None = None, busy_seconds: float = 10.0):
         """`target_version` (tests only) stops migrations at that version, to build an old database."""
         self.path = Path(path)
+        self.busy_ms = int(busy_seconds * 1000)
         self.target_version = target_version or 10**9
         self._conn: aiosqlite.Connection | None = None
         self._lock = asyncio.Lock()
@@ -44,15 +54,25 @@ class SqliteStore(EscalationStore):
     async def open(self) -> "SqliteStore":
         if self._conn is not None:
             return self
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = await aiosqlite.connect(self.path, isolation_level=None)
-        self._conn.row_factory = sqlite3.Row
-        await self._conn.execute("PRAGMA busy_timeout = 10000")
-        await self._conn.execute("PRAGMA journal_mode = WAL")
-        await self._conn.execute("PRAGMA synchronous = FULL")  # a commit survives power loss, not just a crash
-        await self._conn.execute("PRAGMA foreign_keys = ON")
-        async with self._tx() as tx:
-            await self._apply_migrations(tx)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # aiosqlite runs sqlite3 on a thread of its own, which keeps the process alive until the
+            # connection is closed: so any failure from here on closes it before raising.
+            self._conn = await aiosqlite.connect(self.path, isolation_level=None,
+                                                 timeout=max(self.busy_ms / 1000, 0.001))
+            self._conn.row_factory = sqlite3.Row
+            await self._conn.execute(f"PRAGMA busy_timeout = {self.busy_ms}")
+            await self._conn.execute("PRAGMA journal_mode = WAL")
+            await self._conn.execute("PRAGMA synchronous = FULL")  # a commit survives power loss, not just a crash
+            await self._conn.execute("PRAGMA foreign_keys = ON")
+            async with self._tx() as tx:
+                await self._apply_migrations(tx)
+        except (sqlite3.Error, OSError) as exc:
+            await self.close()
+            raise StoreUnavailable(_why(self.path, exc)) from None
+        except BaseException:
+            await self.close()
+            raise
         return self
 
     async def close(self) -> None:

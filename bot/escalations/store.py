@@ -18,6 +18,11 @@ from .model import (CANCELLED, CLOSED, FAILED, OPEN, PENDING, REROUTED, SENDING,
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
 
+class StoreUnavailable(RuntimeError):
+    """The store could not be opened (a corrupted or locked SQLite file, an unreachable server);
+    the message says which, fit for a person. Nothing the open started is left running."""
+
+
 class Conflict(RuntimeError):
     """The escalation changed under us (another process acted first); re-read and decide again."""
 

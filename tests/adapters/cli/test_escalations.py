@@ -83,7 +83,7 @@ def test_errors_are_reported_not_raised(db, capsys):
     esc = seed(db)
     assert cli.main(["escalations", "show", "nope"]) == 1
     assert "no escalation with id 'nope'" in capsys.readouterr().err
-    assert cli.main(["escalations", "close", esc.id]) == 0
+    assert cli.main(["escalations", "close", esc.id, "--unanswered"]) == 0
     assert cli.main(["escalations", "answer", esc.id, "--by", "X", "--text", "late"]) == 1
     assert "is closed; it cannot become answered" in capsys.readouterr().err
 

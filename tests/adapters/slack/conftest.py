@@ -142,6 +142,20 @@ class FakeSlack:
         return {"messages": page, "has_more": more,
                 "response_metadata": {"next_cursor": str(start + limit) if more else ""}}
 
+    @property
+    def response_url(self) -> str:
+        """A /policy command's response_url, as Slack issues one (here: on the fake)."""
+        return self.base_url.replace("/api/", "/response/") + "cmd-1"
+
+    async def respond(self, request: web.Request) -> web.Response:
+        """A post to a command's response_url: recorded as the "response_url" method."""
+        self.attempts.append("response_url")
+        if self.failures.get("response_url"):
+            status, _, _ = self.failures["response_url"].pop(0)
+            return web.Response(status=status, text="expired_url")
+        self.calls.append(("response_url", {**await request.json(), "_url": str(request.url)}))
+        return web.Response(text="ok")
+
     def fail(self, method: str, n: int, status: int, retry_after: str | None = None,
              error: str | None = None) -> None:
         self.failures.setdefault(method, []).extend([(status, retry_after, error)] * n)
@@ -199,6 +213,7 @@ async def fake_slack():
     app.router.add_post("/api/{method}", fake.handle)
     app.router.add_get("/api/{method}", fake.handle)  # conversations.history / .replies are GETs
     app.router.add_get("/link/", fake.socket.handle)
+    app.router.add_post("/response/{id}", fake.respond)
     async with running(app) as base:
         fake.base_url = base + "/api/"
         fake.socket.url_base = base.replace("http://", "ws://") + "/link/"
@@ -242,9 +257,10 @@ def dm(text: str, channel: str = "D1", ts: str = "1700000000.000200", user: str 
             "event_ts": ts}
 
 
-def command_form(text: str, team: str = "T1", channel: str = "C1", user: str = "U1", trigger: str = "tr1") -> str:
+def command_form(text: str, team: str = "T1", channel: str = "C1", user: str = "U1", trigger: str = "tr1",
+                 response_url: str = "http://127.0.0.1:9/none") -> str:
     return urlencode({"token": "x", "team_id": team, "channel_id": channel, "user_id": user, "command": "/policy",
-                      "text": text, "response_url": "http://127.0.0.1:9/none", "trigger_id": trigger,
+                      "text": text, "response_url": response_url, "trigger_id": trigger,
                       "api_app_id": "A1"})
 
 

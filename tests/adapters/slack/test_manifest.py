@@ -28,3 +28,12 @@ def test_socket_mode_manifest_has_no_urls(capsys):
     assert m["settings"]["socket_mode_enabled"] is True and "http" not in out
     assert "app_home_opened" in m["settings"]["event_subscriptions"]["bot_events"]
     assert m["settings"]["interactivity"] == {"is_enabled": True}
+
+
+def test_history_scopes_are_optional():
+    from adapters.slack.manifest import BOT_SCOPES, HISTORY_SCOPES, manifest
+
+    with_history = manifest()["oauth_config"]["scopes"]["bot"]
+    without = manifest(history_scopes=False)["oauth_config"]["scopes"]["bot"]
+    assert set(HISTORY_SCOPES) <= set(with_history) and not set(HISTORY_SCOPES) & set(without)
+    assert list(BOT_SCOPES) == without

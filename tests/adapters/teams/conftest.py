@@ -201,7 +201,7 @@ def teams_settings(settings, tmp_path):
 @pytest.fixture
 def authed_settings(teams_settings, key_server):
     return with_(teams_settings, teams_emulator=False, microsoft_app_id=APP_ID, microsoft_app_password="pw",
-                 teams_openid_metadata_url=key_server.url + "/openid")
+                 microsoft_app_tenant_id="bot-tenant", teams_openid_metadata_url=key_server.url + "/openid")
 
 
 @pytest.fixture

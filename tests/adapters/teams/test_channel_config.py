@@ -19,10 +19,19 @@ def test_off_with_nothing_set_and_the_line_says_how_to_turn_it_on(settings):
     assert "MICROSOFT_APP_ID" in channel.status_line("http://x") and "POLICYBOT_TEAMS_EMULATOR" in channel.off_because
 
 
-def test_on_with_an_app_id_and_password(settings):
+def test_on_with_an_app_id_password_and_tenant(settings):
     channel = teams_channel(with_(settings, microsoft_app_id="app-1", microsoft_app_password="pw",
-                                  teams_tenant_schools="t1=tsat"))
+                                  microsoft_app_tenant_id="tenant-1", teams_tenant_schools="t1=tsat"))
     assert channel.mount is not None and channel.status_line("http://h") == "teams: on at http://h/api/messages"
+
+
+def test_single_tenant_is_the_default_and_needs_the_tenant_id(settings):
+    """Azure no longer creates multi-tenant bots (after 31 July 2025): SingleTenant is the default."""
+    assert from_env({}).microsoft_app_type == "SingleTenant"
+    with pytest.raises(ConfigError, match="MICROSOFT_APP_TYPE=SingleTenant needs MICROSOFT_APP_TENANT_ID"):
+        teams_channel(with_(settings, microsoft_app_id="app-1", microsoft_app_password="pw"))
+    existing = with_(settings, microsoft_app_id="app-1", microsoft_app_password="pw", microsoft_app_type="MultiTenant")
+    assert teams_channel(existing).mount is not None  # a bot created before the change keeps working
 
 
 @pytest.mark.parametrize("changes, says", [
@@ -33,9 +42,11 @@ def test_on_with_an_app_id_and_password(settings):
      "needs MICROSOFT_APP_TENANT_ID"),
     ({"teams_emulator": True, "microsoft_app_id": "app-1", "microsoft_app_password": "pw"}, "cannot be combined"),
     ({"teams_emulator": True, "host": "0.0.0.0"}, "this machine only"),
-    ({"microsoft_app_id": "app-1", "microsoft_app_password": "pw", "teams_tenant_schools": "t1=nowhere"},
+    ({"microsoft_app_id": "app-1", "microsoft_app_password": "pw", "microsoft_app_tenant_id": "t",
+      "teams_tenant_schools": "t1=nowhere"},
      "unknown school 'nowhere'"),
-    ({"microsoft_app_id": "app-1", "microsoft_app_password": "pw", "teams_tenant_schools": "*=tsat"},
+    ({"microsoft_app_id": "app-1", "microsoft_app_password": "pw", "microsoft_app_tenant_id": "t",
+      "teams_tenant_schools": "*=tsat"},
      "only allowed on its own, in emulator mode"),
 ])
 def test_unsafe_or_incomplete_settings_stop_the_start(settings, changes, says):
