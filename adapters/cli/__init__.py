@@ -44,19 +44,42 @@ def _cmd_kb_check(args: argparse.Namespace, settings: config.Settings) -> int:
 
 
 def _cmd_ingest(args: argparse.Namespace, settings: config.Settings) -> int:
-    from bot.knowledge.ingest import draft_yaml
+    from bot.knowledge.documents import SUFFIXES, DocumentError
+    from bot.knowledge.ingest import draft_document_yaml, read_draft
 
     path = Path(args.file)
-    if path.suffix.lower() not in (".txt", ".md"):
-        print(f"policybot ingest: {path} is not a .txt or .md file", file=sys.stderr)
+    if path.suffix.lower() not in SUFFIXES:
+        print(f"policybot ingest: {path.name}: cannot read {path.suffix or 'a file without an extension'}; "
+              "give a Word (.docx), PDF, HTML, .txt or .md file", file=sys.stderr)
         return 2
     try:
-        text = draft_yaml(path, args.school, args.policy_id)
-    except (OSError, UnicodeDecodeError) as exc:
-        print(f"policybot ingest: cannot read {path}: {exc}", file=sys.stderr)
+        draft = read_draft(path)
+    except DocumentError as exc:
+        print(f"policybot ingest: {exc}", file=sys.stderr)
         return 2
-    if args.out:
-        Path(args.out).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        print(f"policybot ingest: cannot read {path}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    out, source_out = (Path(args.out) if args.out else None), (Path(args.source_out) if args.source_out else None)
+    if args.into:
+        root = Path(args.into)
+        out = root / "policies" / args.school / f"{args.policy_id}.yaml"
+        source_out = root / "sources" / f"{args.school}.txt"
+    text = draft_document_yaml(draft, path.name, args.school, args.policy_id, f"sources/{args.school}.txt")
+    meta = draft.metadata
+    print(f"policybot ingest: {path.name}: {len(draft.clauses)} clauses; title {meta.title or 'NOT FOUND'!r}, "
+          f"adopted {meta.adopted or 'NOT FOUND'!r}, reviewed {meta.reviewed or 'not stated'!r}, "
+          f"next review {meta.next_review or 'NOT FOUND'!r}", file=sys.stderr)
+    for skipped in draft.skipped:
+        print(f"  left out: {skipped}", file=sys.stderr)
+    if source_out:
+        source_out.parent.mkdir(parents=True, exist_ok=True)
+        source_out.write_text(draft.source_text, encoding="utf-8")
+        print(f"wrote {source_out} (the text the clauses quote)", file=sys.stderr)
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text, encoding="utf-8")
+        print(f"wrote {out}", file=sys.stderr)
     else:
         sys.stdout.write(text)
     return 0
@@ -338,11 +361,15 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("-v", "--verbose", action="store_true", help="list source sentences no clause carries")
     check.set_defaults(func=_cmd_kb_check)
 
-    ingest = sub.add_parser("ingest", help="draft clause YAML from a policy .txt/.md, numbering kept")
+    ingest = sub.add_parser("ingest", help="draft clause YAML from a policy (.docx, .pdf, .html, .txt, .md), "
+                            "numbering, title and dates kept")
     ingest.add_argument("file")
     ingest.add_argument("--school", required=True)
     ingest.add_argument("--policy-id", default="social-media-policy")
-    ingest.add_argument("--out", help="write here instead of stdout")
+    ingest.add_argument("--out", help="write the draft YAML here instead of stdout")
+    ingest.add_argument("--source-out", help="write the text the clauses quote here (the policy's source: file)")
+    ingest.add_argument("--into", metavar="KNOWLEDGE_DIR", help="write both into a knowledge directory: "
+                        "policies/SCHOOL/POLICY_ID.yaml and sources/SCHOOL.txt")
     ingest.set_defaults(func=_cmd_ingest)
 
     ask = sub.add_parser("ask", help="answer one question")

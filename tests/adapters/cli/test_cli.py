@@ -94,5 +94,11 @@ def test_ingest_drafts_yaml_with_numbering(tmp_path):
     proc = run(["ingest", str(src), "--school", "alpha"])
     assert proc.returncode == 0, proc.stderr
     assert "- id: '1.1'" in proc.stdout and "- id: 1.2(a)" in proc.stdout
-    bad = run(["ingest", str(tmp_path / "p.pdf"), "--school", "alpha"])
-    assert bad.returncode == 2 and "not a .txt or .md file" in bad.stderr
+    bad = run(["ingest", str(tmp_path / "p.exe"), "--school", "alpha"])
+    assert bad.returncode == 2 and "cannot read .exe" in bad.stderr
+    missing = run(["ingest", str(tmp_path / "p.pdf"), "--school", "alpha"])
+    assert missing.returncode == 2 and "cannot read" in missing.stderr
+    broken = tmp_path / "broken.docx"
+    broken.write_bytes(b"not a zip")
+    proc = run(["ingest", str(broken), "--school", "alpha"])
+    assert proc.returncode == 2 and "not a Word .docx file" in proc.stderr
