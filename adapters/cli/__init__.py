@@ -21,8 +21,12 @@ def _cmd_kb_check(args: argparse.Namespace, settings: config.Settings) -> int:
     try:
         kb = load_knowledge(root)
     except KnowledgeError as exc:
+        from bot.knowledge.school_file import explain
+
         for problem in exc.problems:
             print(problem, file=sys.stderr)
+            if hint := explain(problem.message):
+                print(f"    -> {hint}", file=sys.stderr)
         print(f"{len(exc.problems)} problem(s) in {root}", file=sys.stderr)
         return 1
     from bot.knowledge.source_coverage import coverage
@@ -82,6 +86,50 @@ def _cmd_ingest(args: argparse.Namespace, settings: config.Settings) -> int:
         print(f"wrote {out}", file=sys.stderr)
     else:
         sys.stdout.write(text)
+    return 0
+
+
+def _cmd_school_add(args: argparse.Namespace, settings: config.Settings) -> int:
+    """Write knowledge/schools/SLUG.yaml from options, asking for what is missing on a terminal."""
+    from bot.knowledge.school_file import Person, check_fields, policies_for, school_yaml
+
+    root = Path(args.dir) if args.dir else settings.knowledge_dir
+    interactive = sys.stdin.isatty() and not args.no_input
+
+    def ask(value, prompt, default=""):
+        if value is not None:
+            return value
+        if not interactive:
+            return default
+        answer = input(f"{prompt}{f' [{default}]' if default else ''}: ").strip()
+        return answer or default
+
+    slug = ask(args.slug, "Short name for the school (lower-case, e.g. st-marys)")
+    name = ask(args.name, "The school's full name")
+    people = {}
+    for who, role in (("lead", "Online Safety Lead"), ("deputy", "Designated Safeguarding Lead")):
+        people[who] = Person(
+            role=ask(getattr(args, f"{who}_role"), f"The {who}'s role", role),
+            name=ask(getattr(args, f"{who}_name"), f"The {who}'s name as staff know it (e.g. Mrs J Smith)"),
+            email=ask(getattr(args, f"{who}_email"), f"The {who}'s email"),
+            slack_user_id=ask(getattr(args, f"{who}_slack"), f"The {who}'s Slack member id (blank if no Slack)"),
+            teams_user_id=ask(getattr(args, f"{who}_teams"), f"The {who}'s Teams user id (blank if no Teams)"))
+    problems = check_fields(slug or "", name or "", people["lead"], people["deputy"])
+    policies = args.policy or (policies_for(root, slug) if slug else [])
+    if not policies:
+        problems.append(f"no policy for this school yet: run `policybot ingest FILE --school {slug or 'SLUG'} "
+                        f"--into {root}` first, or name one with --policy")
+    if problems:
+        for p in problems:
+            print(f"policybot school add: {p}", file=sys.stderr)
+        return 2
+    target = root / "schools" / f"{slug}.yaml"
+    if target.exists() and not args.force:
+        print(f"policybot school add: {target} already exists (use --force to replace it)", file=sys.stderr)
+        return 2
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(school_yaml(slug, name, people["lead"], people["deputy"], policies), encoding="utf-8")
+    print(f"wrote {target}; now run: policybot kb check --dir {root}")
     return 0
 
 
@@ -371,6 +419,23 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--into", metavar="KNOWLEDGE_DIR", help="write both into a knowledge directory: "
                         "policies/SCHOOL/POLICY_ID.yaml and sources/SCHOOL.txt")
     ingest.set_defaults(func=_cmd_ingest)
+
+    school = sub.add_parser("school", help="set up a school")
+    school_sub = school.add_subparsers(dest="school_command", required=True)
+    add = school_sub.add_parser("add", help="write the school file (asks for what is not given)")
+    add.add_argument("--slug", help="short name, lower-case letters, digits and '-'")
+    add.add_argument("--name", help="the school's full name")
+    for who in ("lead", "deputy"):
+        add.add_argument(f"--{who}-role")
+        add.add_argument(f"--{who}-name")
+        add.add_argument(f"--{who}-email")
+        add.add_argument(f"--{who}-slack", help=f"the {who}'s Slack member id")
+        add.add_argument(f"--{who}-teams", help=f"the {who}'s Teams user id")
+    add.add_argument("--policy", action="append", help="policy id (default: every file in policies/SLUG/)")
+    add.add_argument("--dir", help="knowledge directory (default: POLICYBOT_KNOWLEDGE_DIR or the bundled one)")
+    add.add_argument("--force", action="store_true", help="replace an existing school file")
+    add.add_argument("--no-input", action="store_true", help="never ask; fail on what is missing")
+    add.set_defaults(func=_cmd_school_add)
 
     ask = sub.add_parser("ask", help="answer one question")
     ask.add_argument("--school", required=True)

@@ -297,7 +297,7 @@ def draft_document_yaml(draft: Draft, name: str, school: str, policy_id: str = "
         "id": policy_id,
         "school": school,
         "title": meta.title or "TODO: title as written",
-        "adopted": meta.adopted or "TODO",
+        "adopted": meta.adopted,  # optional: empty when the document does not say
         "reviewed": meta.reviewed,
         "next_review": meta.next_review or "TODO: as written, e.g. September 2025",
         "associated_policies": [],
