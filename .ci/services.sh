@@ -4,6 +4,8 @@
 _need_pkgs=()
 command -v chromium >/dev/null 2>&1 || _need_pkgs+=(chromium)
 ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || _need_pkgs+=(postgresql)
+# The ingest tests draw their PDFs with DejaVu (fpdf2 needs a Unicode font).
+[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf ] || _need_pkgs+=(fonts-dejavu-core)
 if [ "${#_need_pkgs[@]}" -gt 0 ]; then
     echo "ci: installing ${_need_pkgs[*]} with apt-get"
     if [ "$(id -u)" = 0 ]; then _sudo=""; else _sudo="sudo"; fi

@@ -21,8 +21,12 @@ def _cmd_kb_check(args: argparse.Namespace, settings: config.Settings) -> int:
     try:
         kb = load_knowledge(root)
     except KnowledgeError as exc:
+        from bot.knowledge.school_file import explain
+
         for problem in exc.problems:
             print(problem, file=sys.stderr)
+            if hint := explain(problem.message):
+                print(f"    -> {hint}", file=sys.stderr)
         print(f"{len(exc.problems)} problem(s) in {root}", file=sys.stderr)
         return 1
     from bot.knowledge.source_coverage import coverage
@@ -53,21 +57,88 @@ def _cmd_kb_check(args: argparse.Namespace, settings: config.Settings) -> int:
 
 
 def _cmd_ingest(args: argparse.Namespace, settings: config.Settings) -> int:
-    from bot.knowledge.ingest import draft_yaml
+    from bot.knowledge.documents import SUFFIXES, DocumentError
+    from bot.knowledge.ingest import draft_document_yaml, read_draft
 
     path = Path(args.file)
-    if path.suffix.lower() not in (".txt", ".md"):
-        print(f"policybot ingest: {path} is not a .txt or .md file", file=sys.stderr)
+    if path.suffix.lower() not in SUFFIXES:
+        print(f"policybot ingest: {path.name}: cannot read {path.suffix or 'a file without an extension'}; "
+              "give a Word (.docx), PDF, HTML, .txt or .md file", file=sys.stderr)
         return 2
     try:
-        text = draft_yaml(path, args.school, args.policy_id)
-    except (OSError, UnicodeDecodeError) as exc:
-        print(f"policybot ingest: cannot read {path}: {exc}", file=sys.stderr)
+        draft = read_draft(path)
+    except DocumentError as exc:
+        print(f"policybot ingest: {exc}", file=sys.stderr)
         return 2
-    if args.out:
-        Path(args.out).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        print(f"policybot ingest: cannot read {path}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    out, source_out = (Path(args.out) if args.out else None), (Path(args.source_out) if args.source_out else None)
+    if args.into:
+        root = Path(args.into)
+        out = root / "policies" / args.school / f"{args.policy_id}.yaml"
+        source_out = root / "sources" / f"{args.school}.txt"
+    text = draft_document_yaml(draft, path.name, args.school, args.policy_id, f"sources/{args.school}.txt")
+    meta = draft.metadata
+    print(f"policybot ingest: {path.name}: {len(draft.clauses)} clauses; title {meta.title or 'NOT FOUND'!r}, "
+          f"adopted {meta.adopted or 'NOT FOUND'!r}, reviewed {meta.reviewed or 'not stated'!r}, "
+          f"next review {meta.next_review or 'NOT FOUND'!r}", file=sys.stderr)
+    for skipped in draft.skipped:
+        print(f"  left out: {skipped}", file=sys.stderr)
+    if source_out:
+        source_out.parent.mkdir(parents=True, exist_ok=True)
+        source_out.write_text(draft.source_text, encoding="utf-8")
+        print(f"wrote {source_out} (the text the clauses quote)", file=sys.stderr)
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text, encoding="utf-8")
+        print(f"wrote {out}", file=sys.stderr)
     else:
         sys.stdout.write(text)
+    return 0
+
+
+def _cmd_school_add(args: argparse.Namespace, settings: config.Settings) -> int:
+    """Write knowledge/schools/SLUG.yaml from options, asking for what is missing on a terminal."""
+    from bot.knowledge.school_file import Person, check_fields, policies_for, school_yaml
+
+    root = Path(args.dir) if args.dir else settings.knowledge_dir
+    interactive = sys.stdin.isatty() and not args.no_input
+
+    def ask(value, prompt, default=""):
+        if value is not None:
+            return value
+        if not interactive:
+            return default
+        answer = input(f"{prompt}{f' [{default}]' if default else ''}: ").strip()
+        return answer or default
+
+    slug = ask(args.slug, "Short name for the school (lower-case, e.g. st-marys)")
+    name = ask(args.name, "The school's full name")
+    people = {}
+    for who, role in (("lead", "Online Safety Lead"), ("deputy", "Designated Safeguarding Lead")):
+        people[who] = Person(
+            role=ask(getattr(args, f"{who}_role"), f"The {who}'s role", role),
+            name=ask(getattr(args, f"{who}_name"), f"The {who}'s name as staff know it (e.g. Mrs J Smith)"),
+            email=ask(getattr(args, f"{who}_email"), f"The {who}'s email"),
+            slack_user_id=ask(getattr(args, f"{who}_slack"), f"The {who}'s Slack member id (blank if no Slack)"),
+            teams_user_id=ask(getattr(args, f"{who}_teams"), f"The {who}'s Teams user id (blank if no Teams)"))
+    problems = check_fields(slug or "", name or "", people["lead"], people["deputy"])
+    policies = args.policy or (policies_for(root, slug) if slug else [])
+    if not policies:
+        problems.append(f"no policy for this school yet: run `policybot ingest FILE --school {slug or 'SLUG'} "
+                        f"--into {root}` first, or name one with --policy")
+    if problems:
+        for p in problems:
+            print(f"policybot school add: {p}", file=sys.stderr)
+        return 2
+    target = root / "schools" / f"{slug}.yaml"
+    if target.exists() and not args.force:
+        print(f"policybot school add: {target} already exists (use --force to replace it)", file=sys.stderr)
+        return 2
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(school_yaml(slug, name, people["lead"], people["deputy"], policies), encoding="utf-8")
+    print(f"wrote {target}; now run: policybot kb check --dir {root}")
     return 0
 
 
@@ -378,12 +449,33 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("-v", "--verbose", action="store_true", help="list source sentences no clause carries")
     check.set_defaults(func=_cmd_kb_check)
 
-    ingest = sub.add_parser("ingest", help="draft clause YAML from a policy .txt/.md, numbering kept")
+    ingest = sub.add_parser("ingest", help="draft clause YAML from a policy (.docx, .pdf, .html, .txt, .md), "
+                            "numbering, title and dates kept")
     ingest.add_argument("file")
     ingest.add_argument("--school", required=True)
     ingest.add_argument("--policy-id", default="social-media-policy")
-    ingest.add_argument("--out", help="write here instead of stdout")
+    ingest.add_argument("--out", help="write the draft YAML here instead of stdout")
+    ingest.add_argument("--source-out", help="write the text the clauses quote here (the policy's source: file)")
+    ingest.add_argument("--into", metavar="KNOWLEDGE_DIR", help="write both into a knowledge directory: "
+                        "policies/SCHOOL/POLICY_ID.yaml and sources/SCHOOL.txt")
     ingest.set_defaults(func=_cmd_ingest)
+
+    school = sub.add_parser("school", help="set up a school")
+    school_sub = school.add_subparsers(dest="school_command", required=True)
+    add = school_sub.add_parser("add", help="write the school file (asks for what is not given)")
+    add.add_argument("--slug", help="short name, lower-case letters, digits and '-'")
+    add.add_argument("--name", help="the school's full name")
+    for who in ("lead", "deputy"):
+        add.add_argument(f"--{who}-role")
+        add.add_argument(f"--{who}-name")
+        add.add_argument(f"--{who}-email")
+        add.add_argument(f"--{who}-slack", help=f"the {who}'s Slack member id")
+        add.add_argument(f"--{who}-teams", help=f"the {who}'s Teams user id")
+    add.add_argument("--policy", action="append", help="policy id (default: every file in policies/SLUG/)")
+    add.add_argument("--dir", help="knowledge directory (default: POLICYBOT_KNOWLEDGE_DIR or the bundled one)")
+    add.add_argument("--force", action="store_true", help="replace an existing school file")
+    add.add_argument("--no-input", action="store_true", help="never ask; fail on what is missing")
+    add.set_defaults(func=_cmd_school_add)
 
     ask = sub.add_parser("ask", help="answer one question")
     ask.add_argument("--school", required=True)

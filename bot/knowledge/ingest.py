@@ -10,8 +10,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
+
+if TYPE_CHECKING:
+    from .dates import Metadata
 
 _BULLET = re.compile(r"^\s*(?:[-\u2022\u27a4>]|\u27a4)\s+")
 # "1.1", "2.2.1", "9.1.", "A.4.11", "A. 1.8", "A 3.2", "1)" at the start of a block.
@@ -26,6 +30,8 @@ class Block:
     line: int
     text: str
     bullet: bool = False
+    heading: bool | None = None  # True/False when the document says (a Word heading style); None: guess
+    level: int = 1  # bullet nesting
 
 
 @dataclass
@@ -64,6 +70,8 @@ def _blocks(lines: list[str]) -> list[Block]:
 
 def _slug(text: str) -> str:
     words = re.findall(r"[a-z0-9]+", text.lower())
+    if len(words) > 1 and words[0] in ("the", "a", "an"):
+        words = words[1:]
     return "-".join(words[:4]) or "section"
 
 
@@ -89,7 +97,11 @@ def _is_heading(text: str, numbered: bool) -> bool:
 
 def parse(text: str) -> list[DraftClause]:
     """Clauses in document order, with ids from the text's own numbering where it has one."""
-    lines = text.splitlines()
+    return parse_blocks(_blocks(text.splitlines()))
+
+
+def parse_blocks(blocks: list[Block]) -> list[DraftClause]:
+    """Clauses from blocks whose boundaries are known (from a document or from `_blocks`)."""
     clauses: list[DraftClause] = []
     section, section_slug = "Preamble", "preamble"
     ordinal: dict[str, int] = {}
@@ -103,13 +115,13 @@ def parse(text: str) -> list[DraftClause]:
         used.add(cid)
         return cid
 
-    for block in _blocks(lines):
+    for block in blocks:
         body = _MD_HEADING.sub("", block.text).strip()
-        md_heading = block.text.lstrip().startswith("#")
+        md_heading = block.text.lstrip().startswith("#") if block.heading is None else block.heading
         m = _NUMBER.match(body)
         number = _normalise_number(m["num"]) if m else ""
         rest = m["rest"].strip() if m else body
-        if md_heading or (not block.bullet and _is_heading(rest, bool(m))):
+        if md_heading or (block.heading is None and not block.bullet and _is_heading(rest, bool(m))):
             section = body.replace("*", "").strip().rstrip(":")
             section_slug = _slug(rest)
             lead_in, lead_id, sub = "", "", 0
@@ -132,9 +144,10 @@ def parse(text: str) -> list[DraftClause]:
         if not m and not block.bullet:
             clause.notes.append("unnumbered paragraph: check id")
         clauses.append(clause)
-        if not block.bullet:
+        if not block.bullet or (m and rest.rstrip().endswith(":")):
             # Any paragraph may introduce the bullets that follow it ("... guidance (which
-            # is not exhaustive)." is as much a lead-in as one ending in a colon).
+            # is not exhaustive)." is as much a lead-in as one ending in a colon), and so may a
+            # numbered bullet ending in a colon ("- 3.1 The purpose of this policy is to:").
             lead_in, lead_id, sub = rest, cid, 0
     return clauses
 
@@ -170,3 +183,150 @@ def draft_yaml(path: Path, school: str, policy_id: str = "social-media-policy") 
         dumped = yaml.safe_dump([item], sort_keys=False, allow_unicode=True, width=100)
         out.append("".join("  " + line + "\n" for line in dumped.splitlines()))
     return "".join(out)
+
+
+# ---------------------------------------------------------------- any document (.docx, .pdf, .html, ...)
+
+_FORM_TITLE = re.compile(r"\bform\b", re.I)
+_FORM_KIND = re.compile(r"\b(approval|consent|sign|application|request|agreement|declaration|acknowledg)", re.I)
+_SIGN_OFF = re.compile(r"\b(signature|signed|sign here)\b", re.I)
+_APPENDIX = re.compile(r"^(appendix|annex|annexe)\b", re.I)
+
+
+@dataclass
+class Draft:
+    """What `policybot ingest` makes of one document: the clauses, the metadata it found, the
+    source text the clauses quote (to save as the policy's `source:`), and what it left out."""
+
+    clauses: list[DraftClause]
+    metadata: "Metadata"
+    source_text: str
+    skipped: list  # documents.Skipped
+    title_lines: tuple[int, int] | None = None  # source lines of the title block, if any
+    form_lines: list[tuple[int, int, str]] = field(default_factory=list)
+
+
+def _title_block(doc, meta) -> int:
+    """How many leading blocks are the title page: school name, title, dates, motto."""
+    stated = {" ".join(v.split()) for v in meta.found_in.values()}
+    last, title_seen = -1, False
+    for i, block in enumerate(doc.blocks[:15]):
+        text = " ".join(block.text.split())
+        if text == meta.title and title_seen:
+            break  # the title again, as the first heading of the body
+        title_seen = title_seen or text == meta.title
+        if text in stated or text == meta.title or re.search(r"\b(adopted|ratified|approved)\s+by\b", text, re.I):
+            last = i
+        elif len(text.split()) >= 12 and last < 0:
+            break  # the body has begun and no title page was seen
+    if last < 0:
+        return 0
+    end = last + 1
+    while end < len(doc.blocks) and doc.blocks[end].kind == "para" and len(doc.blocks[end].text.split()) <= 4 \
+            and not _TERMINAL.search(doc.blocks[end].text):
+        end += 1  # "Trusted service", a provider's strap-line after the dates
+    return end
+
+
+def _forms(doc) -> list[tuple[int, int, str]]:
+    """Block ranges [start, end) that are sign-off forms: a block titled "... Approval Form" up to
+    the last signature table after it (or just the title when no signature follows)."""
+    ranges = []
+    for i, block in enumerate(doc.blocks):
+        text = block.text
+        if not (_FORM_TITLE.search(text) and _FORM_KIND.search(text) and len(text.split()) <= 10
+                and not _TERMINAL.search(text)):
+            continue
+        if ranges and i < ranges[-1][1]:
+            continue
+        start = i - 1 if i and _APPENDIX.match(doc.blocks[i - 1].text) else i
+        signs = [s.after for s in doc.skipped if s.kind == "table" and s.after > i and s.after - i <= 120
+                 and _SIGN_OFF.search(s.text)]
+        end = max(signs) if signs else i + 1
+        ranges.append((start, end, text))
+    return ranges
+
+
+def read_draft(path: Path) -> Draft:
+    """Read any supported document into a draft (documents.DocumentError if it cannot be read)."""
+    from .dates import find_metadata
+    from .documents import Skipped, read_document, to_text
+
+    doc = read_document(path)
+    meta = find_metadata(doc.meta_lines, doc.title_style)
+    source_text, starts = to_text(doc)
+    n_lines = source_text.count("\n") + 1
+    ends = [s - 1 for s in starts[1:]] + [n_lines]
+    title_end = _title_block(doc, meta)
+    forms = _forms(doc)
+    dropped = set(range(title_end))
+    for a, b, _ in forms:
+        dropped.update(range(a, b))
+    blocks = []
+    for i, tb in enumerate(doc.blocks):
+        if i in dropped:
+            continue
+        prefix = "#" * tb.level + " " if tb.kind == "heading" else ""
+        blocks.append(Block(starts[i], prefix + tb.text, bullet=tb.kind == "bullet",
+                            heading=True if tb.kind == "heading" else None, level=tb.level))
+    clauses = parse_blocks(blocks)
+    skipped = list(doc.skipped)
+    title_lines = (1, ends[title_end - 1]) if title_end else None
+    if title_lines:
+        skipped.insert(0, Skipped("title block", f"{doc.blocks[0].where} to {doc.blocks[title_end - 1].where}",
+                                  " / ".join(b.text for b in doc.blocks[:title_end])))
+    form_lines = []
+    for a, b, title in forms:
+        form_lines.append((starts[a], ends[b - 1], title))
+        skipped.append(Skipped("form", f"{doc.blocks[a].where} to {doc.blocks[b - 1].where}",
+                               " / ".join(x.text for x in doc.blocks[a:b])))
+    return Draft(clauses, meta, source_text, skipped, title_lines, form_lines)
+
+
+def draft_document_yaml(draft: Draft, name: str, school: str, policy_id: str = "social-media-policy",
+                        source: str = "") -> str:
+    """The draft policy YAML, metadata filled from the document where it states it."""
+    meta = draft.metadata
+    excluded = []
+    if draft.title_lines:
+        excluded.append({"lines": f"{draft.title_lines[0]}-{draft.title_lines[1]}",
+                         "why": "title block (title, dates), read into the fields above"})
+    for a, b, title in draft.form_lines:
+        excluded.append({"lines": f"{a}-{b}", "why": f"form: {title}"})
+    head = {
+        "id": policy_id,
+        "school": school,
+        "title": meta.title or "TODO: title as written",
+        "adopted": meta.adopted,  # optional: empty when the document does not say
+        "reviewed": meta.reviewed,
+        "next_review": meta.next_review or "TODO: as written, e.g. September 2025",
+        "associated_policies": [],
+        "source": source or f"sources/{school}.txt",
+        "excluded": excluded,
+    }
+    notes = [f"# Draft from {name} by `policybot ingest`. Review by hand: ids, sections, lead-ins and\n",
+             "# about: phrases. Left out of the clauses (check nothing that matters is here):\n"]
+    notes += [f"#   {s}\n" for s in draft.skipped] or ["#   nothing\n"]
+    for key in ("title", "adopted", "reviewed", "next_review"):
+        if key in meta.found_in:
+            notes.append(f"# {key} read from: {meta.found_in[key][:100]}\n")
+        elif key != "reviewed":
+            notes.append(f"# {key}: not stated in the document; fill it in\n")
+    out = notes + [yaml.safe_dump(head, sort_keys=False, allow_unicode=True, width=100), "clauses:\n"]
+    out += _clause_yaml(draft.clauses)
+    return "".join(out)
+
+
+def _clause_yaml(clauses: list[DraftClause]) -> list[str]:
+    out = []
+    for c in clauses:
+        item = {"id": c.id, "section": c.section}
+        if c.lead_in:
+            item["lead_in"] = c.lead_in
+        item["text"] = c.text
+        item["about"] = []
+        notes = "; ".join(c.notes)
+        out.append(f"  # source line {c.line}" + (f"; {notes}" if notes else "") + "\n")
+        dumped = yaml.safe_dump([item], sort_keys=False, allow_unicode=True, width=100)
+        out.append("".join("  " + line + "\n" for line in dumped.splitlines()))
+    return out

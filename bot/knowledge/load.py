@@ -296,6 +296,9 @@ def _load_policy(c: _Collector, path: Path, slug: str, known: set[str]) -> Polic
         c.add(path, node.line_of("school"), f"unknown school {school!r} (known: {', '.join(sorted(known))})")
     elif school and school != slug:
         c.add(path, node.line_of("school"), f"policy says school {school!r} but sits under schools/{slug}")
+    for key in ("title", "adopted", "reviewed", "next_review"):
+        if str(node.get(key) or "").strip().upper().startswith("TODO"):
+            c.add(path, node.line_of(key), f"policy: '{key}' is still the draft's TODO")
     pid, title = c.text(path, node, "id", "policy"), c.text(path, node, "title", "policy")
     if pid and pid != path.stem:
         c.add(path, node.line_of("id"), f"policy id {pid!r} must match the file name {path.stem!r}")

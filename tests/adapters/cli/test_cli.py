@@ -94,5 +94,36 @@ def test_ingest_drafts_yaml_with_numbering(tmp_path):
     proc = run(["ingest", str(src), "--school", "alpha"])
     assert proc.returncode == 0, proc.stderr
     assert "- id: '1.1'" in proc.stdout and "- id: 1.2(a)" in proc.stdout
-    bad = run(["ingest", str(tmp_path / "p.pdf"), "--school", "alpha"])
-    assert bad.returncode == 2 and "not a .txt or .md file" in bad.stderr
+    bad = run(["ingest", str(tmp_path / "p.exe"), "--school", "alpha"])
+    assert bad.returncode == 2 and "cannot read .exe" in bad.stderr
+    missing = run(["ingest", str(tmp_path / "p.pdf"), "--school", "alpha"])
+    assert missing.returncode == 2 and "cannot read" in missing.stderr
+    broken = tmp_path / "broken.docx"
+    broken.write_bytes(b"not a zip")
+    proc = run(["ingest", str(broken), "--school", "alpha"])
+    assert proc.returncode == 2 and "not a Word .docx file" in proc.stderr
+
+
+def test_docx_to_checked_school_without_typing_yaml(tmp_path):
+    """A school with only its Word policy: ingest --into, school add, kb check passes."""
+    from tests.bot.knowledge.policy_documents import write_docx
+
+    doc = write_docx("arh", tmp_path / "policy.docx")
+    kb = tmp_path / "kb"
+    proc = run(["ingest", str(doc), "--school", "st-marys", "--policy-id", "social-media-policy", "--into", str(kb)])
+    assert proc.returncode == 0, proc.stderr
+    assert "next review 'September 2025'" in proc.stderr and "left out:" in proc.stderr
+    proc = run(["school", "add", "--dir", str(kb), "--slug", "st-marys", "--name", "St Mary's",
+                "--lead-name", "Mrs A Lead", "--lead-email", "lead@st-marys.example.org",
+                "--deputy-email", "dsl@st-marys.example.org", "--no-input"])
+    assert proc.returncode == 0, proc.stderr
+    proc = run(["kb", "check", "--dir", str(kb)])
+    assert proc.returncode == 0, proc.stderr
+    assert "1 schools, 36 clauses" in proc.stdout
+    # missing answers are refused in plain words; a broken school file is explained
+    proc = run(["school", "add", "--dir", str(kb), "--slug", "St Marys", "--name", "", "--no-input"])
+    assert proc.returncode == 2 and "lower-case letters" in proc.stderr and "at least one way to reach the lead" in proc.stderr
+    school = kb / "schools" / "st-marys.yaml"
+    school.write_text(school.read_text().split("deputy:")[0] + "policies:\n  - social-media-policy\n")
+    proc = run(["kb", "check", "--dir", str(kb)])
+    assert proc.returncode == 1 and "-> Add the deputy to the school file" in proc.stderr
