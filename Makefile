@@ -32,7 +32,7 @@ chat: $(STAMP)
 	$(BIN)/policybot chat
 
 eval: $(STAMP)
-	$(BIN)/policybot eval ../shared/eval/dev.yaml
+	$(BIN)/policybot eval ../shared/eval/dev.yaml ../shared/eval/train-a.yaml ../shared/eval/train-b.yaml
 
 check: $(STAMP)
 	$(BIN)/policybot kb check

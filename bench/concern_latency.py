@@ -76,7 +76,7 @@ def main() -> int:
     rows = [("lexicon alone + question embedding", lexicon), ("layered + question embedding", layered),
             ("the detector itself (its encoding included)", detector_only),
             ("added by the semantic layer", added), ("added, questions of 3+ sentences", long_added)]
-    lines = [f"# Live-concern detection latency", "",
+    lines = ["# Live-concern detection latency", "",
              f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {platform.processor() or platform.machine()}, "
              f"{len(questions)} questions x {args.repeat}, Python {platform.python_version()}, "
              f"model {encoder.version}", "",

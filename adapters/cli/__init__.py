@@ -100,7 +100,8 @@ def _cmd_ingest(args: argparse.Namespace, settings: config.Settings) -> int:
 
 def _cmd_school_add(args: argparse.Namespace, settings: config.Settings) -> int:
     """Write knowledge/schools/SLUG.yaml from options, asking for what is missing on a terminal."""
-    from bot.knowledge.school_file import Person, check_fields, policies_for, school_yaml
+    from bot.knowledge.load import Contact
+    from bot.knowledge.school_file import check_fields, policies_for, school_yaml
 
     root = Path(args.dir) if args.dir else settings.knowledge_dir
     interactive = sys.stdin.isatty() and not args.no_input
@@ -117,7 +118,7 @@ def _cmd_school_add(args: argparse.Namespace, settings: config.Settings) -> int:
     name = ask(args.name, "The school's full name")
     people = {}
     for who, role in (("lead", "Online Safety Lead"), ("deputy", "Designated Safeguarding Lead")):
-        people[who] = Person(
+        people[who] = Contact(
             role=ask(getattr(args, f"{who}_role"), f"The {who}'s role", role),
             name=ask(getattr(args, f"{who}_name"), f"The {who}'s name as staff know it (e.g. Mrs J Smith)"),
             email=ask(getattr(args, f"{who}_email"), f"The {who}'s email"),
@@ -290,7 +291,7 @@ def _load_sets(files: list[str], kb) -> dict[str, list] | None:
 
 
 def _cmd_eval(args: argparse.Namespace, settings: config.Settings) -> int:
-    from bot import evaluate, evaluate_concerns
+    from bot import evaluate_concerns
 
     bots = _bots_by_mode(settings)
     kb = next(iter(bots.values())).kb

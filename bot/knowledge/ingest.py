@@ -172,16 +172,7 @@ def draft_yaml(path: Path, school: str, policy_id: str = "social-media-policy") 
     out = [f"# Draft from {path.name} by `policybot ingest`. Review by hand: ids, sections, lead-ins,\n"
            "# title block / forms / footers to exclude (excluded: lines), and about: phrases.\n",
            yaml.safe_dump(meta, sort_keys=False, allow_unicode=True, width=100), "clauses:\n"]
-    for c in clauses:
-        item = {"id": c.id, "section": c.section}
-        if c.lead_in:
-            item["lead_in"] = c.lead_in
-        item["text"] = c.text
-        item["about"] = []
-        notes = "; ".join(c.notes)
-        out.append(f"  # source line {c.line}" + (f"; {notes}" if notes else "") + "\n")
-        dumped = yaml.safe_dump([item], sort_keys=False, allow_unicode=True, width=100)
-        out.append("".join("  " + line + "\n" for line in dumped.splitlines()))
+    out += _clause_yaml(clauses)
     return "".join(out)
 
 

@@ -7,29 +7,14 @@ does. `explain` gives that sentence for each problem the loader reports.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
-from .load import SLUG
-
-CONTACT_FIELDS = ("role", "name", "email", "slack_user_id", "teams_user_id")
+from .load import SLUG, Contact
 
 
-@dataclass
-class Person:
-    role: str
-    name: str = ""
-    email: str = ""
-    slack_user_id: str = ""
-    teams_user_id: str = ""
-
-    def as_dict(self) -> dict[str, str]:
-        return {k: getattr(self, k) for k in CONTACT_FIELDS}
-
-
-def check_fields(slug: str, name: str, lead: Person, deputy: Person) -> list[str]:
+def check_fields(slug: str, name: str, lead: Contact, deputy: Contact) -> list[str]:
     """What is wrong with the answers given, in words for the person typing them."""
     problems = []
     if not SLUG.match(slug or ""):
@@ -51,7 +36,7 @@ def check_fields(slug: str, name: str, lead: Person, deputy: Person) -> list[str
     return problems
 
 
-def school_yaml(slug: str, name: str, lead: Person, deputy: Person, policies: list[str]) -> str:
+def school_yaml(slug: str, name: str, lead: Contact, deputy: Contact, policies: list[str]) -> str:
     data = {"slug": slug, "name": name, "lead": lead.as_dict(), "deputy": deputy.as_dict(),
             "policies": list(policies)}
     head = (f"# {name}: written by `policybot school add`. The lead gets the questions the bot cannot\n"

@@ -3,7 +3,7 @@ cited clause and its stance; markup in data renders as text; the token is asked 
 from __future__ import annotations
 
 import os
-from pathlib import Path
+
 
 import pytest
 

@@ -28,18 +28,28 @@ from .conftest import make_answer
 QUESTION = "Jo Bloggs in Year 5 sent me a friend request, what do I do?"
 
 
-def _env(db, smtp_port, pause=""):
+def _env(db, smtp_port, pause="", lease="0.5"):
+    """`lease` None: the default delivery lease, as a deployment runs it."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SMTP_", "POLICYBOT_")) and k != "DATABASE_URL"}
     env.update(POLICYBOT_DB_PATH=str(db), SMTP_HOST="127.0.0.1", SMTP_PORT=str(smtp_port), SMTP_STARTTLS="0",
                SMTP_FROM="policybot@school.test", POLICYBOT_WORKER_POLL_SECONDS="0.05",
-               POLICYBOT_DELIVERY_LEASE_SECONDS="0.5", POLICYBOT_RETRY_BASE_SECONDS="0.05",
-               POLICYBOT_RETRY_MAX_SECONDS="0.2", POLICYBOT_WORKER_TEST_PAUSE=pause)
+               POLICYBOT_RETRY_BASE_SECONDS="0.05", POLICYBOT_RETRY_MAX_SECONDS="0.2", POLICYBOT_WORKER_TEST_PAUSE=pause)
+    if lease is not None:
+        env["POLICYBOT_DELIVERY_LEASE_SECONDS"] = lease
     return env
 
 
-def _start(db, smtp_port, log, pause=""):
-    return subprocess.Popen([sys.executable, "-m", "adapters.cli", "worker"], cwd=REPO, env=_env(db, smtp_port, pause),
-                            stdout=subprocess.PIPE, stderr=log, text=True)
+def _start(db, smtp_port, log, pause="", lease="0.5"):
+    return subprocess.Popen([sys.executable, "-m", "adapters.cli", "worker"], cwd=REPO,
+                            env=_env(db, smtp_port, pause, lease), stdout=subprocess.PIPE, stderr=log, text=True)
+
+
+def _stop_all(procs, log):
+    for p in procs:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    log.close()
 
 
 def _wait_paused(proc, point, limit=30.0):
@@ -109,11 +119,7 @@ def test_sigkill_at_each_point_loses_nothing_and_duplicates_nothing_unrecognisab
         procs[-1].send_signal(signal.SIGTERM)
         assert procs[-1].wait(10) == 0
     finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
-        log.close()
+        _stop_all(procs, log)
 
     final = asyncio.run(_statuses(db))
     assert {k: m.status for k, m in final.items()} == {k: SENT for k in keys}  # nothing lost
@@ -153,25 +159,16 @@ def test_an_urgent_notice_claimed_by_a_killed_worker_is_sent_within_one_short_le
     log = open(tmp_path / "worker.log", "w")
     procs = []
     try:
-        env = {k: v for k, v in _env(db, smtp_server.port, "after_claim").items()
-               if k != "POLICYBOT_DELIVERY_LEASE_SECONDS"}
-        procs.append(subprocess.Popen([sys.executable, "-m", "adapters.cli", "worker"], cwd=REPO, env=env,
-                                      stdout=subprocess.PIPE, stderr=log, text=True))
+        procs.append(_start(db, smtp_server.port, log, pause="after_claim", lease=None))
         _wait_paused(procs[-1], "after_claim")
         _kill(procs[-1])
         killed = time.monotonic()
-        env.pop("POLICYBOT_WORKER_TEST_PAUSE")
-        procs.append(subprocess.Popen([sys.executable, "-m", "adapters.cli", "worker"], cwd=REPO, env=env,
-                                      stdout=subprocess.PIPE, stderr=log, text=True))
+        procs.append(_start(db, smtp_server.port, log, lease=None))
         while time.monotonic() - killed < 60 and len(smtp_server.received) < len(keys):
             time.sleep(0.1)
         waited = time.monotonic() - killed
     finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
-        log.close()
+        _stop_all(procs, log)
     assert len(smtp_server.received) == len(keys) == 2  # lead and deputy, each once
     # Within one lease (plus a poll and the restart), far from the old 120 s.
     assert waited < Settings.delivery_lease_seconds + 15
