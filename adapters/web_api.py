@@ -16,7 +16,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from bot.decide.answer import ESCALATE, URGENT, QuestionError
+from bot.decide.answer import URGENT, QuestionError, sent_unasked
 from bot.escalations.model import ASKED_BY_USER, Asker, NotFound
 from bot.knowledge.load import Contact, School, UnknownSchool
 from bot.escalations.delivery import not_recorded
@@ -123,7 +123,7 @@ async def ask(request: web.Request) -> web.Response:
     request_id = request.get(REQUEST_ID, "-")
     log_decision(request_id, answer, ms, question if request.app[SETTINGS].log_questions else None)
     delivery = None
-    if answer.decision in (ESCALATE, URGENT):
+    if sent_unasked(answer):
         esc, delivery = await _escalate(request, answer, question, payload, None, f"web:{request_id}")
     out = _display_fields(answer_json(answer, delivery=delivery))
     if delivery is not None:

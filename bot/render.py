@@ -9,7 +9,7 @@ import re
 
 from dataclasses import replace
 
-from .decide.answer import AMBIGUOUS, ANSWER, ESCALATE, URGENT, Answer, Citation
+from .decide.answer import AMBIGUOUS, ANSWER, ESCALATE, OUT_OF_SCOPE, URGENT, Answer, Citation
 from .escalations.delivery import DELIVERED, NOBODY, NOT_RECORDED, QUEUED, Delivery
 from .escalations.reach import CHANNEL_WORDS
 
@@ -56,6 +56,11 @@ def _quotes(citations: tuple[Citation, ...]) -> list[str]:
 DONT_INVESTIGATE = "Don't investigate or promise to keep it secret; note what was said in the child's words."
 
 
+# What every bundled policy is about, for the reply to an off-topic question.
+COVERS = ("your own social media and messaging, contact with pupils and parents online, photos and "
+          "videos of pupils, and the school's online reputation")
+
+
 def urgent_headline(answer: Answer) -> str:
     return f"This sounds like a live safeguarding concern ({answer.concern or 'a child at risk'})."
 
@@ -81,7 +86,11 @@ def delivery_line(answer: Answer, d: Delivery | None) -> str:
     people = " or ".join(dict.fromkeys(c.display for c in (answer.lead, answer.deputy)))
     instead = f"go to {people} in person now" if urgent else f"please ask {lead} directly"
     if d is None:
-        return "" if urgent else f"If you need an answer, ask {lead}."
+        if urgent:
+            return ""
+        if answer.reason == OUT_OF_SCOPE:  # not sent unasked (decide.answer.sent_unasked)
+            return f"It has not been sent to anyone. If it is a question for {lead}, ask them anyway."
+        return f"If you need an answer, ask {lead}."
     ref = f" (ref {d.escalation_id})" if d.escalation_id else ""
 
     def who(notices) -> str:
@@ -131,9 +140,9 @@ def render_text(answer: Answer, delivery: Delivery | None = None) -> str:
         parts.append(f"**{answer.school_name}**, {', '.join(policies)}, says:")
         parts.extend(_quotes(answer.citations))
     else:
-        if answer.reason == "out_of_scope":
+        if answer.reason == OUT_OF_SCOPE:
             parts.append(f"I only answer questions about {answer.school_name}'s social-media and online-safety "
-                         f"policy, and this doesn't look like one.")
+                         f"policy ({COVERS}), and this doesn't look like one.")
         else:
             parts.append(f"I can't answer that with confidence from {answer.school_name}'s policy.")
         parts.append(delivery_line(answer, delivery))

@@ -23,7 +23,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from adapters.runtime import BotRuntime, NotReady
-from bot.decide.answer import ESCALATE, URGENT, Answer, QuestionError
+from bot.decide.answer import URGENT, Answer, QuestionError, sent_unasked
 from bot.escalations.delivery import Delivery, not_recorded
 from bot.escalations.model import Asker
 
@@ -127,7 +127,7 @@ class SlackAnswerer:
                      item.id, item.team, item.channel)
             ok = await self.reply(item, NOT_SET_UP, bk.notice_blocks(NOT_SET_UP))
         else:
-            delivery = await self.escalate(item, answer) if answer.decision in (ESCALATE, URGENT) else None
+            delivery = await self.escalate(item, answer) if sent_unasked(answer) else None
             extra = ([bk.button("Post to channel", bk.POST_TO_CHANNEL, str(item.id))]
                      if item.kind == "command" and answer.decision != URGENT else None)
             ok = await self.reply(item, bk.escape(bk.fallback_text(answer, delivery)),

@@ -6,7 +6,7 @@ are Slack's concern alone; everything shown here is escaped and cut to fit.
 """
 from __future__ import annotations
 
-from bot.decide.answer import AMBIGUOUS, ANSWER, URGENT, Answer, Citation
+from bot.decide.answer import AMBIGUOUS, ANSWER, URGENT, Answer, Citation, sent_unasked
 from bot.escalations.delivery import Delivery
 from bot.render import STANCE_WORDS, clause_plain, delivery_line, urgent_headline, urgent_steps
 
@@ -112,6 +112,8 @@ def answer_blocks(answer: Answer, ref: str = "", question: str = "", buttons: bo
     if buttons and answer.decision == ANSWER:
         elements = [button("Helpful", HELPFUL, ref), button("Not helpful", NOT_HELPFUL, ref),
                     button(f"Ask {answer.lead.display}", ASK_LEAD, ref, "primary")]
+    elif buttons and delivery is None and not sent_unasked(answer) and answer.decision != URGENT:
+        elements = [button(f"Ask {answer.lead.display} anyway", ASK_LEAD, ref)]
     elements += extra_actions or []
     if elements:
         tail.append({"type": "actions", "elements": elements})

@@ -15,7 +15,7 @@ from typing import Any, Awaitable, Callable
 
 from adapters.place_mapping import PlaceMap
 from adapters.runtime import BotRuntime, NotReady
-from bot.decide.answer import ESCALATE, URGENT, Answer, QuestionError
+from bot.decide.answer import Answer, QuestionError, sent_unasked
 from bot.escalations.delivery import Delivery, not_recorded
 from bot.escalations.model import ASKED_BY_USER, Asker, Escalation, IllegalTransition, NotFound
 from bot.render import as_escalation, delivery_line
@@ -142,7 +142,7 @@ class TeamsAnswerer:
             log.info("teams question from unmapped place: inbox=%s tenant=%s team=%s channel=%s", item.id,
                      inc.tenant or "-", inc.team or "-", inc.channel or "-")
             return await self.notice(item, NOT_SET_UP)
-        delivery = await self.escalate(item, answer) if answer.decision in (ESCALATE, URGENT) else None
+        delivery = await self.escalate(item, answer) if sent_unasked(answer) else None
         card = cards.answer_card(answer, ref=str(item.id), lead_name=answer.lead.display,
                                  can_ask=self.escalations is not None, delivery=delivery)
         ok = await self.reply(item, Outgoing(text=cards.plain_text(answer, delivery), card=card))

@@ -22,7 +22,7 @@ import json
 import re
 from typing import Any, Callable
 
-from bot.decide.answer import AMBIGUOUS, ANSWER, URGENT, Answer, Citation
+from bot.decide.answer import AMBIGUOUS, ANSWER, URGENT, Answer, Citation, sent_unasked
 from bot.escalations.model import NOTIFY_DEPUTY, REMIND, Escalation
 from bot.escalations.delivery import Delivery
 from bot.render import STANCE_WORDS, clause_plain, delivery_line, render_text, urgent_steps
@@ -239,6 +239,8 @@ def answer_card(answer: Answer, *, ref: str, lead_name: str | None = None, can_a
                    submit("Not helpful", {ACTION_KEY: FEEDBACK_UNHELPFUL, "ref": ref})]
         if can_ask:
             actions.append(submit(f"Ask {lead_name or lead}", {ACTION_KEY: ASK_LEAD, "ref": ref}, style="positive"))
+    elif can_ask and delivery is None and not sent_unasked(answer):
+        actions = [submit(f"Ask {lead_name or lead} anyway", {ACTION_KEY: ASK_LEAD, "ref": ref})]
 
     groups = _clause_groups(answer)
     more = rich(run("(more clauses matched than fit here; ask again more specifically)", isSubtle=True,

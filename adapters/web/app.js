@@ -196,7 +196,9 @@ function escalationSlot(school, data) {
     return slot;
   }
   if (!school || !school.can_escalate || data.decision === "urgent") return slot;
-  const button = el("button", { type: "button", class: "ask-lead" }, `Ask ${leadDisplay(data.lead)}`);
+  // An off-topic question is not sent unasked: the asker may still send it ("anyway").
+  const anyway = data.reason === "out_of_scope" ? " anyway" : "";
+  const button = el("button", { type: "button", class: "ask-lead" }, `Ask ${leadDisplay(data.lead)}${anyway}`);
   button.addEventListener("click", async () => {
     button.disabled = true;
     try {

@@ -35,6 +35,13 @@ AMBIGUITY_STRENGTH = 0.85
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffd]")
 
 
+def sent_unasked(answer: "Answer") -> bool:
+    """Whether a channel escalates this answer without being asked: urgent and low-confidence
+    ones, yes; an off-topic question (not about the policy at all) is not the DSL's to receive
+    unasked, so its reply offers "Ask <lead> anyway" instead."""
+    return answer.decision == URGENT or (answer.decision == ESCALATE and answer.reason != OUT_OF_SCOPE)
+
+
 class QuestionError(ValueError):
     """A question the bot will not process (empty, too long, not text); the message is polite."""
 

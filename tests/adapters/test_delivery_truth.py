@@ -157,3 +157,19 @@ def test_kb_check_warns_per_unreachable_school(smtp, expect_warning):
     assert proc.returncode == 0
     assert ("warning: tsat: escalations cannot reach" in proc.stdout) is expect_warning
     assert ("escalation channels configured here: email" in proc.stdout) is bool(smtp)
+
+
+async def test_an_off_topic_question_is_not_sent_unasked_and_can_be_sent_anyway(serve_app, settings, client,
+                                                                                 tmp_path):
+    base, app = await serve_app(with_(settings, db_path=tmp_path / "esc.sqlite3"), escalations=True)
+    await wait_ready(client, base)
+    status, out = await ask(client, base, "tsat", "what time is the staff christmas party on friday?")
+    assert out["reason"] == "out_of_scope" and "delivery" not in out
+    assert "It has not been sent to anyone" in out["text"] and "ask them anyway" in out["text"]
+    assert await app[ESCALATIONS].service.list() == []
+    async with client.post(f"{base}/api/escalate",
+                           json={"school": "tsat", "question": "what time is the staff christmas party on friday?"}) as resp:
+        sent = await resp.json()
+    assert resp.status == 201 and sent["escalation"]["id"]
+    (esc,) = await app[ESCALATIONS].service.list()
+    assert esc.reason == "asked_by_user"

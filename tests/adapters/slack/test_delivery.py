@@ -30,3 +30,18 @@ async def _replies_in(fake_slack, channel):
     return [p for p in fake_slack.of("chat.postMessage") if p["channel"] == channel] or None
 
 
+
+
+async def test_slack_off_topic_is_not_escalated_and_offers_ask_anyway(serve_app, slack_settings, client, fake_slack,
+                                                                     tmp_path):
+    from adapters.escalation_wiring import ESCALATIONS
+
+    s = with_(slack_settings, db_path=tmp_path / "policybot.sqlite3")
+    base, app = await serve_app(s, channels=[slack_channel(s)], escalations=True)
+    await wait_ready(client, base)
+    ev = event_body("EvOff", mention("what time is the staff christmas party on friday?", ts="61.1"))
+    assert (await post(client, base, ev, signed(ev)))[0] == 200
+    replies = await eventually(lambda: _replies_in(fake_slack, "C1"))
+    text = json.dumps(replies[-1]["blocks"])
+    assert "has not been sent to anyone" in text and "anyway" in text
+    assert await app[ESCALATIONS].service.list() == []

@@ -169,7 +169,10 @@ def test_off_topic_escalation_quotes_nothing(bundled_bot, validator):
     answer = bundled_bot.answer("tsat", "what is the canteen menu on friday?")
     assert answer.decision == ESCALATE and not answer.citations
     card = valid(validator, cards.answer_card(answer, ref="r4", lead_name=None, can_ask=True))
-    assert "doesn't look like a question about" in visible(card) and "actions" not in card
+    assert "doesn't look like a question about" in visible(card) and "section" not in visible(card)
+    # Not sent unasked: the one action is the asker's own "Ask <lead> anyway".
+    assert [a["title"] for a in card["actions"]] == [f"Ask {answer.lead.display} anyway"]
+    assert "has not been sent to anyone" in visible(card)
 
 
 def test_urgent_says_in_person_now_names_lead_and_deputy_and_quotes_no_policy(bundled_bot, validator):
