@@ -231,6 +231,11 @@ function renderAnswer(data) {
     const [headline, ...rest] = data.text.replaceAll("**", "").split("\n");
     const steps = rest.filter((line) => line.startsWith("- ")).map((line) => el("li", {}, line.slice(2)));
     box.append(el("p", { class: "urgent-headline" }, headline), el("ul", { class: "urgent-steps" }, ...steps));
+  } else if (data.decision === "answer" && data.reason === "ambiguous") {
+    // "Did you mean", as the core renders it: each situation in staff words, then its clause.
+    box.append(el("p", {}, `Your question could be about more than one situation in ` +
+                           `${school ? school.name : data.school}'s policy. Did you mean:`));
+    data.citations.forEach((c) => box.append(el("p", { class: "situation" }, `${c.situation}?`), clauseBlock(c)));
   } else if (data.decision === "answer") {
     const policies = [...new Set(data.citations.map((c) => c.policy))].join(", ");
     box.append(el("p", {}, `${school ? school.name : data.school}, ${policies}, says:`));
@@ -240,7 +245,7 @@ function renderAnswer(data) {
       box.append(el("p", { class: "muted" }, "The closest clauses I found (they may not answer your question):"));
     }
   }
-  if (data.decision !== "urgent") data.citations.forEach((c) => box.append(clauseBlock(c)));
+  if (data.decision !== "urgent" && data.reason !== "ambiguous") data.citations.forEach((c) => box.append(clauseBlock(c)));
 
   for (const w of data.review_warnings) {
     box.append(el("p", { class: "warning" },

@@ -212,3 +212,24 @@ async def test_an_unreachable_school_is_said_before_use_and_urgent_says_go_in_pe
     assert "marked urgent" not in await urgent.text_content()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     await page.screenshot(path=str(ARTIFACTS / "web-chat-unreachable-urgent.png"), full_page=True)
+
+
+async def test_did_you_mean_shows_each_situation_with_its_clause(page, serve_app, settings, bundled_bot):
+    from playwright.async_api import expect
+
+    question = "can I message a parent?"
+    answer = bundled_bot.answer("tsat", question)
+    if answer.reason != "ambiguous":
+        pytest.skip("the bundled bot answers this one plainly now; the did-you-mean shape is tested in render")
+    base, _ = await serve_app(settings)
+    await page.goto(f"{base}/")
+    await page.select_option("#school", "tsat")
+    await page.fill("#question", question)
+    await page.click("#ask-button")
+    box = page.locator("article.msg.bot").last
+    await expect(box).to_contain_text("Did you mean:")
+    situations = box.locator(".situation")
+    await expect(situations).to_have_count(len(answer.citations))
+    for i, c in enumerate(answer.citations):
+        await expect(situations.nth(i)).to_have_text(f"{c.situation}?")
+    await expect(box.locator(".clause-id")).to_have_count(len(answer.citations))
