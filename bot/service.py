@@ -54,6 +54,9 @@ def load_concerns(kb: KnowledgeBase, settings: Settings, encoder=None) -> Concer
         encoder = encoder or load_encoder(settings.cache_dir, settings.model_variant, settings.model_threads)
         cache = VectorCache(settings.cache_dir, encoder.version + "-concerns")
         index = build_index(bank, lambda texts: cache.vectors(texts, encoder.encode)[0])
+        log.info("live-concern detection: lexicon + semantic layer over %d concern exemplars and %d hard "
+                 "negatives (thresholds fitted on %s)", len(bank.concerns), len(bank.negatives),
+                 ", ".join(thresholds.fitted_on) or "nothing: defaults")
         return ConcernDetector(bank, thresholds, index, encoder)
     except (EmbeddingUnavailable, ValueError) as exc:
         log.warning("live-concern detection on the lexicon alone: %s", exc)
