@@ -4,6 +4,8 @@ GET  /api/schools          schools, their leads' roles and their policies with r
 POST /api/ask              {"school", "question", "client"?} -> the Answer contract of `policybot batch`;
                            an escalated or urgent answer also creates the escalation ("escalation")
 POST /api/escalate         {"school", "question", "client"?}: the asker's "Ask <lead>" button
+POST /api/feedback         {"ref", "helpful": true|false, "client"?}: Helpful / Not helpful on an answer
+                           (`feedback_ref` in the /api/ask answer when the feedback record is kept)
 GET  /api/escalations/{id} its status and, once answered, the lead's answer (the page polls it)
 
 Errors are {"error": "..."} with a message fit to show staff. No policy logic lives here:
@@ -12,6 +14,7 @@ the core decides, this translates HTTP to and from it.
 from __future__ import annotations
 
 import time
+import uuid
 from pathlib import Path
 
 from aiohttp import web
@@ -129,7 +132,42 @@ async def ask(request: web.Request) -> web.Response:
     if delivery is not None:
         out["escalation"] = _escalation_json(esc) if esc else None
         out["delivery_text"] = delivery_line(answer, delivery)
+    ref = await _record_answer(request, answer, question, payload)
+    if ref:
+        out["feedback_ref"] = ref
     return web.json_response(out)
+
+
+async def _record_answer(request: web.Request, answer, question: str, payload: dict) -> str | None:
+    """Counts the answer in the shared feedback record; its reference for the page's Helpful /
+    Not helpful buttons, or None when this server keeps no record (or the write failed)."""
+    holder = request.app.get(ESCALATIONS)
+    if holder is None or holder.service is None:
+        return None
+    ref = "web:" + uuid.uuid4().hex[:16]
+    ok = await holder.service.record_answer(answer, ref, "web", _asker(request, payload).user_id, question)
+    return ref if ok else None
+
+
+async def feedback(request: web.Request) -> web.Response:
+    """Helpful / Not helpful under an answer: one vote per browser tab per answer, a second press
+    changing it."""
+    holder = request.app.get(ESCALATIONS)
+    if holder is None or holder.service is None:
+        return json_error(503, "Feedback is not recorded on this server.")
+    settings = request.app[SETTINGS]
+    try:
+        payload = await read_json_capped(request, settings.max_body_bytes)
+    except (BodyTooLarge, ValueError):
+        payload = None
+    if not isinstance(payload, dict):
+        return json_error(400, 'Please send JSON like {"ref": "...", "helpful": true}.')
+    ref, helpful = payload.get("ref"), payload.get("helpful")
+    if not isinstance(ref, str) or not ref.startswith("web:") or len(ref) > 64 or not isinstance(helpful, bool):
+        return json_error(400, 'Please send JSON like {"ref": "...", "helpful": true}.')
+    if not await holder.service.record_feedback(ref, "web", _asker(request, payload).user_id, helpful):
+        return json_error(404, "That answer is not known here (or the record is unavailable); thank you anyway.")
+    return web.json_response({"recorded": True, "ref": ref, "helpful": helpful})
 
 
 def _asker(request: web.Request, payload: dict) -> Asker:
@@ -201,3 +239,4 @@ def mount(app: web.Application) -> None:
     app.router.add_post("/api/ask", ask)
     app.router.add_post("/api/escalate", escalate)
     app.router.add_get("/api/escalations/{id}", escalation_status)
+    app.router.add_post("/api/feedback", feedback)

@@ -1,4 +1,4 @@
-"""The `policybot` command (ask, batch, eval, chat, kb check, ingest, serve, worker, escalations...):
+"""The `policybot` command (ask, batch, eval, chat, kb check, ingest, serve, worker, escalations, feedback...):
 the composition root. It may import everything in bot/ and adapters/; nothing imports it."""
 from __future__ import annotations
 
@@ -401,6 +401,12 @@ def _cmd_escalations(args: argparse.Namespace, settings: config.Settings) -> int
     return run(args, settings)
 
 
+def _cmd_feedback(args: argparse.Namespace, settings: config.Settings) -> int:
+    from .feedback import run
+
+    return run(args, settings)
+
+
 def _cmd_worker(args: argparse.Namespace, settings: config.Settings) -> int:
     import logging
 
@@ -435,6 +441,10 @@ def _add_escalation_commands(sub) -> None:
 
     add_parser(sub)
     sub.choices["escalations"].set_defaults(func=_cmd_escalations)
+    from .feedback import add_parser as add_feedback
+
+    add_feedback(sub)
+    sub.choices["feedback"].set_defaults(func=_cmd_feedback)
     worker = sub.add_parser("worker", help="deliver escalation notices and answers until SIGTERM/SIGINT")
     worker.set_defaults(func=_cmd_worker)
 

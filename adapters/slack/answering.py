@@ -136,9 +136,31 @@ class SlackAnswerer:
                      "clauses=%s%s", item.id, item.kind, item.team, item.channel, answer.school, answer.decision,
                      answer.reason, ",".join(c.clause_id for c in answer.citations),
                      f" question={item.question!r}" if self.log_questions else "")
+        if ok and answer is not None:
+            await self.record_answer(item, answer)
         if ok:
             await self.inbox.mark_answered(item.id)
         return ok
+
+    @staticmethod
+    def answer_ref(item_id: int) -> str:
+        """The answer's name in the shared feedback record."""
+        return f"slack:{item_id}"
+
+    async def record_answer(self, item: InboxItem, answer: Answer) -> None:
+        """Counts the answer in the shared feedback record (once, however often it is replayed)."""
+        if self.escalations is not None:
+            await self.escalations.record_answer(answer, self.answer_ref(item.id), "slack", item.user, item.question)
+
+    async def record_feedback(self, item: InboxItem, user: str, helpful: bool) -> bool:
+        """Helpful / Not helpful: into the shared feedback record (one vote per person per answer,
+        a second press changes it). Without the escalation store (not wired, or the answer was
+        given before feedback was kept there) the vote goes to the inbox's own table as before."""
+        if self.escalations is not None and await self.escalations.record_feedback(
+                self.answer_ref(item.id), "slack", user, helpful):
+            return True
+        await self.inbox.add_feedback(item.id, user, helpful)
+        return False
 
     def asker(self, item: InboxItem) -> Asker:
         return Asker("slack", item.user, item.channel, "" if item.kind == "dm" else item.thread_ts)

@@ -174,8 +174,8 @@ def build_bolt_app(answerer: SlackAnswerer, client: AsyncWebClient, signing_secr
         item = await stored_item(body)
         if item is None:
             return
-        await inbox.add_feedback(item.id, body["user"]["id"], helpful)
-        log.info("slack feedback: inbox=%s helpful=%s", item.id, helpful)
+        shared = await answerer.record_feedback(item, body["user"]["id"], helpful)
+        log.info("slack feedback: inbox=%s helpful=%s recorded=%s", item.id, helpful, "shared" if shared else "inbox")
         await tell(body, "Thanks, your feedback is recorded.")
 
     @app.action(bk.HELPFUL)

@@ -146,11 +146,19 @@ class TeamsAnswerer:
         card = cards.answer_card(answer, ref=str(item.id), lead_name=answer.lead.display,
                                  can_ask=self.escalations is not None, delivery=delivery)
         ok = await self.reply(item, Outgoing(text=cards.plain_text(answer, delivery), card=card))
+        if ok and self.escalations is not None:  # counted once in the shared feedback record
+            await self.escalations.record_answer(answer, self.answer_ref(item.id), "teams",
+                                                 inc.aad_id or inc.user_id, inc.text)
         log.info("teams answer: inbox=%s tenant=%s school=%s decision=%s reason=%s clauses=%s%s", item.id,
                  inc.tenant or "-", answer.school, answer.decision, answer.reason,
                  ",".join(c.clause_id for c in answer.citations),
                  f" question={inc.text!r}" if self.log_questions else "")
         return ok
+
+    @staticmethod
+    def answer_ref(item_id: int) -> str:
+        """The answer's name in the shared feedback record."""
+        return f"teams:{item_id}"
 
     def asker(self, inc: Incoming) -> Asker:
         return Asker("teams", inc.aad_id or inc.user_id, inc.conversation_id, inc.activity_id, inc.user_name)
@@ -192,8 +200,15 @@ class TeamsAnswerer:
         if asked is None:
             return True
         helpful = action == cards.FEEDBACK_HELPFUL
-        await self.store.add_feedback(asked.id, item.incoming.aad_id or item.incoming.user_id, helpful)
-        log.info("teams feedback: inbox=%s helpful=%s", asked.id, helpful)
+        voter = item.incoming.aad_id or item.incoming.user_id
+        # The shared feedback record (one vote per person per answer, a second press changes it);
+        # without the escalation store, or for an answer given before it kept feedback, the
+        # Teams store's own table as before.
+        shared = self.escalations is not None and await self.escalations.record_feedback(
+            self.answer_ref(asked.id), "teams", voter, helpful)
+        if not shared:
+            await self.store.add_feedback(asked.id, voter, helpful)
+        log.info("teams feedback: inbox=%s helpful=%s recorded=%s", asked.id, helpful, "shared" if shared else "store")
         return await self.reply(item, Outgoing(text="Thanks, your feedback is recorded."))
 
     async def _ask_lead(self, item: StoredActivity, action: str) -> bool:

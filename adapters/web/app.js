@@ -258,7 +258,38 @@ function renderAnswer(data) {
     data.decision === "answer" ? el("span", { class: "route" }, `Not what you needed? Ask ${lead}.`) : "");
   if (data.decision === "urgent") box.append(escalationSlot(school, data));
   else box.append(meta, escalationSlot(school, data));
+  if (data.feedback_ref && data.decision !== "urgent") box.append(feedbackBlock(data));
   return box;
+}
+
+// --- feedback: Helpful / Not helpful under an answer (POST /api/feedback with its reference);
+// pressing the other button changes the vote. ---
+function feedbackBlock(data) {
+  const block = el("div", { class: "feedback" });
+  const status = el("span", { class: "feedback-status", role: "status" });
+  const buttons = [[true, "Helpful"], [false, "Not helpful"]].map(([helpful, label]) => {
+    const button = el("button", { type: "button", class: helpful ? "feedback-helpful" : "feedback-not-helpful" },
+                      label);
+    button.addEventListener("click", async () => {
+      buttons.forEach((b) => { b.disabled = true; });
+      try {
+        const response = await api("/api/feedback", {
+          method: "POST", headers: { "Content-Type": "application/json" },
+          body: JSON.stringify({ ref: data.feedback_ref, helpful, client: clientId() }),
+        });
+        if (!response.ok) throw new Error(await errorMessage(response));
+        status.textContent = "Thanks, your feedback is recorded.";
+        buttons.forEach((b) => b.setAttribute("aria-pressed", String(b === button)));
+      } catch (e) {
+        status.textContent = e.message || "Could not record it; please try again.";
+      } finally {
+        buttons.forEach((b) => { b.disabled = false; });
+      }
+    });
+    return button;
+  });
+  block.append(...buttons, status);
+  return block;
 }
 
 function addMessage(node) {

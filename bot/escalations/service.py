@@ -17,6 +17,7 @@ from ..decide.answer import URGENT as URGENT_DECISION
 from ..decide.answer import Answer
 from . import routing
 from .delivery import QUEUED, Delivery, not_recorded, summarise
+from .feedback import ANSWERED_EVENT, FeedbackRecord, SchoolFeedback, report
 from .model import (ACKNOWLEDGED, ANSWER_TO_ASKER, ANSWERED, ASKED_BY_USER, CLOSED, REASONS, URGENT, Asker,
                     Candidate, Escalation, OutboxMessage, check_transition)
 from .notify import NotifierRegistry
@@ -169,3 +170,40 @@ class EscalationService:
 
     async def messages(self, escalation_id: str) -> list[OutboxMessage]:
         return await self.store.messages(escalation_id)
+
+    # -- feedback (one record for every channel; see feedback.py) -----------------------------
+    async def record_answer(self, answer: Answer, answer_ref: str, platform: str, asker_id: str,
+                            question: str) -> bool:
+        """Count an answer a channel gave (its decision and cited clauses; the question text
+        until the retention purge), so its Helpful / Not helpful can be recorded against it.
+        Never raises: a failed write is logged by id and the asker still gets the answer."""
+        record = FeedbackRecord(uuid.uuid4().hex[:16], answer_ref, ANSWERED_EVENT, answer.school, platform, asker_id,
+                                answer.decision, tuple(c.clause_id for c in answer.citations), None, question,
+                                self.clock())
+        try:
+            return await self.store.record_answer(record)
+        except Exception as exc:  # noqa: BLE001 - feedback must never stop an answer
+            log.error("answer not recorded for feedback: ref=%s error=%s", answer_ref, type(exc).__name__)
+            return False
+
+    async def record_feedback(self, answer_ref: str, platform: str, voter: str, helpful: bool) -> bool:
+        """A person's Helpful / Not helpful on an answer: one vote per person per answer, a second
+        press changing it. False when the answer is unknown (never recorded, e.g. given before
+        feedback was kept) or the store failed (logged)."""
+        try:
+            vote = await self.store.record_vote(uuid.uuid4().hex[:16], answer_ref, platform, voter, helpful,
+                                                self.clock())
+        except Exception as exc:  # noqa: BLE001 - the voter is told it was not recorded
+            log.error("feedback not recorded: ref=%s error=%s", answer_ref, type(exc).__name__)
+            return False
+        if vote is None:
+            log.warning("feedback for an unknown answer: ref=%s platform=%s", answer_ref, platform)
+            return False
+        log.info("feedback recorded: ref=%s platform=%s school=%s decision=%s helpful=%s clauses=%s", answer_ref,
+                 platform, vote.school, vote.decision, helpful, ",".join(vote.clauses) or "-")
+        return True
+
+    async def feedback_report(self, school: str | None = None, since: float | None = None) -> dict[str, SchoolFeedback]:
+        """Per school: answered, helpful, not helpful, escalated; and per clause."""
+        return report(await self.store.feedback(school=school, since=since),
+                      await self.store.escalations_since(school=school, since=since))

@@ -13,6 +13,7 @@ from abc import ABC, abstractmethod
 from importlib import resources
 from typing import Any, Iterable, Mapping, Sequence
 
+from .feedback import ANSWERED_EVENT, VOTE_EVENT, FeedbackRecord
 from .model import (CANCELLED, CLOSED, FAILED, OPEN, PENDING, REROUTED, SENDING, SENT, Asker, Candidate, ContactRef, Escalation, NotFound, OutboxMessage, check_transition)
 
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
@@ -65,6 +66,23 @@ _ESC_COLUMNS = ("id, school, school_name, dedupe_key, asker_platform, asker_user
 _MSG_COLUMNS = ("id, escalation_id, kind, recipient_role, recipient_name, channel, address, payload, "
                 "idempotency_key, cancel_on_ack, status, attempts, next_attempt_at, lease_until, claim_token, "
                 "last_error, created_at, sent_at, rerouted_to")
+
+
+_FB_COLUMNS = ("id, answer_ref, event, school, platform, asker_id, decision, clauses, helpful, question, "
+               "created_at, purged_at")
+
+
+def _fb_values(f: FeedbackRecord) -> tuple:
+    return (f.id, f.answer_ref, f.event, f.school, f.platform, f.asker_id, f.decision, json.dumps(list(f.clauses)),
+            None if f.helpful is None else int(f.helpful), f.question, f.created_at, f.purged_at)
+
+
+def row_to_feedback(r: Mapping[str, Any]) -> FeedbackRecord:
+    return FeedbackRecord(
+        id=r["id"], answer_ref=r["answer_ref"], event=r["event"], school=r["school"], platform=r["platform"],
+        asker_id=r["asker_id"], decision=r["decision"], clauses=tuple(json.loads(r["clauses"])),
+        helpful=None if r["helpful"] is None else bool(r["helpful"]), question=r["question"],
+        created_at=r["created_at"], purged_at=r["purged_at"])
 
 
 def _esc_values(e: Escalation) -> tuple:
@@ -221,14 +239,67 @@ class EscalationStore(ABC):
 
     async def purge(self, closed_before: float, now: float) -> int:
         """Blank question and answer text (and the answer copy in outbox payloads) of escalations
-        closed before `closed_before`; returns how many were purged. Ids, timestamps and
+        closed before `closed_before`, and the question text of feedback rows (answers given)
+        before it; returns how many escalations were purged. Ids, timestamps and
         decisions stay, so the record of what happened survives without the personal text."""
         cond = "status = ? AND closed_at < ? AND purged_at IS NULL"
         async with self._tx() as tx:
             await tx.execute(f"UPDATE outbox SET payload = '{{}}' WHERE escalation_id IN "
                              f"(SELECT id FROM escalations WHERE {cond})", CLOSED, closed_before)
-            return await tx.execute(f"UPDATE escalations SET question = '', answer_text = '', purged_at = ? "
-                                    f"WHERE {cond}", now, CLOSED, closed_before)
+            purged = await tx.execute(f"UPDATE escalations SET question = '', answer_text = '', purged_at = ? "
+                                      f"WHERE {cond}", now, CLOSED, closed_before)
+            # Feedback keeps its question text as long: blanked once the answer is that old.
+            await tx.execute("UPDATE feedback SET question = '', purged_at = ? WHERE created_at < ? "
+                             "AND purged_at IS NULL AND question IS NOT NULL AND question <> ''", now, closed_before)
+            return purged
+
+    # -- feedback (see feedback.py for the design) ------------------------------------------
+    async def record_answer(self, record: FeedbackRecord) -> bool:
+        """The ANSWERED row for an answer a channel gave; False (nothing written) when that
+        answer_ref is recorded already (a replayed question is counted once)."""
+        async with self._tx() as tx:
+            return bool(await tx.execute(
+                f"INSERT INTO feedback ({_FB_COLUMNS}) VALUES ({', '.join('?' * 12)}) ON CONFLICT DO NOTHING",
+                *_fb_values(record)))
+
+    async def record_vote(self, vote_id: str, answer_ref: str, platform: str, voter: str, helpful: bool,
+                          now: float) -> FeedbackRecord | None:
+        """One vote per person per answer; a second press replaces the first. The vote takes
+        school, decision and clauses from the answer's ANSWERED row; None (nothing written)
+        when there is no such answer."""
+        async with self._tx() as tx:
+            row = await tx.fetchone("SELECT * FROM feedback WHERE answer_ref = ? AND event = ?",
+                                    answer_ref, ANSWERED_EVENT)
+            if row is None:
+                return None
+            vote = FeedbackRecord(vote_id, answer_ref, VOTE_EVENT, row["school"], platform, voter, row["decision"],
+                                  tuple(json.loads(row["clauses"])), helpful, None, now)
+            await tx.execute(
+                f"INSERT INTO feedback ({_FB_COLUMNS}) VALUES ({', '.join('?' * 12)}) "
+                "ON CONFLICT (answer_ref, event, asker_id) DO UPDATE SET helpful = excluded.helpful, "
+                "created_at = excluded.created_at", *_fb_values(vote))
+        return vote
+
+    async def feedback(self, school: str | None = None, since: float | None = None,
+                       answer_ref: str | None = None) -> list[FeedbackRecord]:
+        """Feedback rows, oldest first, optionally for one school / answer, from `since` on."""
+        sql, args = _select("feedback", school=school, answer_ref=answer_ref)
+        if since is not None:
+            sql += (" AND" if args else " WHERE") + " created_at >= ?"
+            args.append(since)
+        async with self._tx() as tx:
+            rows = await tx.fetch(sql + " ORDER BY created_at, id", *args)
+        return [row_to_feedback(r) for r in rows]
+
+    async def escalations_since(self, school: str | None = None, since: float | None = None) -> list[Escalation]:
+        """Every escalation (any status), oldest first, optionally for one school, from `since` on."""
+        sql, args = _select("escalations", school=school)
+        if since is not None:
+            sql += (" AND" if args else " WHERE") + " created_at >= ?"
+            args.append(since)
+        async with self._tx() as tx:
+            rows = await tx.fetch(sql + " ORDER BY created_at, id", *args)
+        return [row_to_escalation(r) for r in rows]
 
     # -- outbox ------------------------------------------------------------------------------
     async def _insert_message(self, tx: Tx, m: OutboxMessage) -> bool:

@@ -233,3 +233,30 @@ async def test_did_you_mean_shows_each_situation_with_its_clause(page, serve_app
     for i, c in enumerate(answer.citations):
         await expect(situations.nth(i)).to_have_text(f"{c.situation}?")
     await expect(box.locator(".clause-id")).to_have_count(len(answer.citations))
+
+
+async def test_helpful_button_records_the_vote(page, serve_app, settings, tmp_path):
+    """Helpful under an answer writes the shared feedback record; Not helpful then changes it."""
+    from playwright.async_api import expect
+
+    from adapters.escalation_wiring import ESCALATIONS
+
+    base, app = await serve_app(with_(settings, db_path=tmp_path / "esc.sqlite3"), escalations=True)
+    await page.goto(f"{base}/")
+    await expect(page.locator("#school option[value=tsat]")).to_have_count(1)
+    await page.select_option("#school", "tsat")
+    await page.fill("#question", "can I follow a parent back on insta?")
+    await page.click("#ask-button")
+    answer = page.locator("article.msg.bot").last
+    await answer.locator("button.feedback-helpful").click()
+    await expect(answer.locator(".feedback-status")).to_have_text("Thanks, your feedback is recorded.")
+    store = app[ESCALATIONS].service.store
+    (vote,) = [r for r in await store.feedback() if r.event == "vote"]
+    assert (vote.school, vote.platform, vote.helpful, vote.decision) == ("tsat", "web", True, "answer")
+    assert "5.4" in vote.clauses
+    await answer.locator("button.feedback-not-helpful").click()
+    await expect(answer.locator("button.feedback-not-helpful")).to_have_attribute("aria-pressed", "true")
+    votes = [r for r in await store.feedback() if r.event == "vote"]
+    assert [(r.asker_id, r.helpful) for r in votes] == [(vote.asker_id, False)]
+    report = await app[ESCALATIONS].service.feedback_report(school="tsat")
+    assert report["tsat"].totals.as_dict() == {"answered": 1, "helpful": 0, "not_helpful": 1, "escalated": 0}

@@ -281,12 +281,13 @@ def slack_settings(settings, fake_slack, tmp_path):
 
 @pytest.fixture
 async def slack_app(serve_app, slack_settings):
-    """slack_app(settings=None) -> (base_url, app) with only the Slack channel mounted."""
+    """slack_app(settings=None, escalations=False) -> (base_url, app) with only the Slack channel mounted
+    (and, with escalations=True, the escalation store and worker)."""
 
-    async def start(settings=None, **channel_options):
+    async def start(settings=None, escalations=False, **channel_options):
         s = settings or slack_settings
         channel_options.setdefault("retry_interval", FixedValueRetryIntervalCalculator(0.01))
-        return await serve_app(s, channels=[slack_channel(s, **channel_options)])
+        return await serve_app(s, channels=[slack_channel(s, **channel_options)], escalations=escalations)
 
     return start
 

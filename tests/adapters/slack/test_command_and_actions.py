@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 
+from adapters.escalation_wiring import ESCALATIONS
 from adapters.slack import blocks as bk
 from adapters.slack.channel import SLACK_ADAPTER
 from adapters.slack.inbox import Inbox
@@ -10,6 +11,8 @@ from bot.escalations.model import ASKED_BY_USER
 from bot.escalations.notify import NotifierRegistry
 from bot.escalations.service import EscalationService
 from bot.escalations.sqlite_store import SqliteStore
+
+from tests.adapters.conftest import wait_ready
 
 from .conftest import action_form, command_form, event_body, mention, post, signed
 
@@ -54,6 +57,43 @@ async def test_policy_command_in_unmapped_workspace_says_not_set_up(slack_app, c
 
 
 async def test_feedback_buttons_are_stored(slack_app, client, fake_slack, slack_settings):
+    """The votes land in the shared feedback record, with the answer they are about."""
+    base, app = await slack_app(escalations=True)
+    await wait_ready(client, base)
+    reply = await ask_by_command(client, base, fake_slack)
+    ref = button_value(reply, bk.HELPFUL)
+    for action, user in ((bk.HELPFUL, "U1"), (bk.NOT_HELPFUL, "U2")):
+        body = action_form(action, ref, user=user)
+        assert (await post(client, base, body, signed(body, content_type=FORM)))[0] == 200
+    await fake_slack.wait_for("chat.postEphemeral", 3)
+    rows = await app[ESCALATIONS].service.store.feedback(answer_ref=f"slack:{ref}")
+    assert [(r.asker_id, r.helpful) for r in rows if r.event == "vote"] == [("U1", True), ("U2", False)]
+    (answered,) = [r for r in rows if r.event == "answered"]
+    assert (answered.school, answered.platform, answered.asker_id, answered.decision) == ("tsat", "slack", "U1",
+                                                                                          "answer")
+    assert "5.4" in answered.clauses and answered.question == TSAT_Q
+    assert await Inbox(slack_settings.db_path).feedback(int(ref)) == []  # not the old place
+
+
+async def test_a_second_press_changes_the_vote(slack_app, client, fake_slack):
+    base, app = await slack_app(escalations=True)
+    await wait_ready(client, base)
+    ev = event_body("EvFb", mention(TSAT_Q, ts="41.1"))
+    await post(client, base, ev, signed(ev))
+    (reply,) = await fake_slack.wait_for("chat.postMessage")
+    ref = button_value(reply, bk.HELPFUL)
+    for action in (bk.HELPFUL, bk.NOT_HELPFUL):
+        body = action_form(action, ref, user="U7")
+        await post(client, base, body, signed(body, content_type=FORM))
+    await fake_slack.wait_for("chat.postEphemeral", 2)
+    votes = [r for r in await app[ESCALATIONS].service.store.feedback(answer_ref=f"slack:{ref}") if r.event == "vote"]
+    assert [(r.asker_id, r.helpful) for r in votes] == [("U7", False)]
+    report = await app[ESCALATIONS].service.feedback_report(school="tsat")
+    assert report["tsat"].totals.as_dict() == {"answered": 1, "helpful": 0, "not_helpful": 1, "escalated": 0}
+
+
+async def test_feedback_without_the_escalation_store_keeps_the_inbox_table(slack_app, client, fake_slack,
+                                                                           slack_settings):
     base, _ = await slack_app()
     reply = await ask_by_command(client, base, fake_slack)
     ref = button_value(reply, bk.HELPFUL)

@@ -24,6 +24,28 @@ def button(call: dict, action: str) -> dict:
 
 
 async def test_helpful_and_not_helpful_are_stored_one_vote_per_person(teams_app, client, connector):
+    """In the shared feedback record, with the answer they are about."""
+    base, app = await teams_app(escalations=True)
+    await wait_ready(client, base)
+    await post(client, base, activity(QUESTION, service_url=connector.service_url, conv="a:fb"))
+    (answer,) = await connector.wait_messages(1, "a:fb")
+    ref = button(answer, FEEDBACK_HELPFUL)["ref"]
+    await post(client, base, activity(service_url=connector.service_url, conv="a:fb", value=button(answer,
+                                                                                                   FEEDBACK_HELPFUL)))
+    await post(client, base, activity(service_url=connector.service_url, conv="a:fb",
+                                      value=button(answer, FEEDBACK_UNHELPFUL)))
+    await connector.wait_messages(3, "a:fb")
+    rows = await app[ESCALATIONS].service.store.feedback(answer_ref=f"teams:{ref}")
+    assert [(r.asker_id, r.helpful) for r in rows if r.event == "vote"] == [("aad-user-1", False)]
+    (answered,) = [r for r in rows if r.event == "answered"]
+    assert (answered.school, answered.platform, answered.asker_id) == ("tsat", "teams", "aad-user-1")
+    assert answered.clauses and answered.question == QUESTION
+    assert await app[TEAMS_ADAPTER].store.feedback(int(ref)) == []  # not the old place
+    report = await app[ESCALATIONS].service.feedback_report(school="tsat")
+    assert report["tsat"].totals.as_dict() == {"answered": 1, "helpful": 0, "not_helpful": 1, "escalated": 0}
+
+
+async def test_feedback_without_the_escalation_store_keeps_the_teams_table(teams_app, client, connector):
     base, app = await teams_app()
     await post(client, base, activity(QUESTION, service_url=connector.service_url, conv="a:fb"))
     (answer,) = await connector.wait_messages(1, "a:fb")
