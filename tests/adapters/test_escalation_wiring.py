@@ -8,6 +8,8 @@ from adapters.escalation_wiring import ESCALATIONS
 from tests.adapters.conftest import wait_ready, with_
 
 OFF_TOPIC = "what time does the school canteen open on Fridays?"
+# The policy does not settle it: escalated as low confidence (an off-topic question is not sent unasked).
+UNSURE = "is it ok to play music from spotify in class?"
 CONFIDENT = "can I follow a parent back on insta?"
 
 
@@ -28,9 +30,9 @@ async def _until(predicate, attempts=500):
 
 async def test_an_escalated_answer_creates_an_escalation_the_worker_delivers(serve_app, client, settings, tmp_path):
     base, app = await _server(serve_app, client, settings, tmp_path)
-    async with client.post(f"{base}/api/ask", json={"school": "tsat", "question": OFF_TOPIC, "client": "tab1"}) as r:
+    async with client.post(f"{base}/api/ask", json={"school": "tsat", "question": UNSURE, "client": "tab1"}) as r:
         body = await r.json()
-    assert body["decision"] == "escalate"
+    assert body["decision"] == "escalate" and body["reason"] == "low_confidence"
     esc = body["escalation"]
     assert esc["status"] == "open" and esc["lead"]
     service = app[ESCALATIONS].service
