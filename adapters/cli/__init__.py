@@ -13,7 +13,7 @@ from bot.render import answer_json
 from bot.knowledge.load import KnowledgeError, UnknownSchool, load_knowledge
 
 # `policybot --help` shows this, as it showed the module's docstring when the command lived in bot/cli.py.
-DESCRIPTION = "The `policybot` command: ask, batch, eval, chat, kb check, ingest."
+DESCRIPTION = "The `policybot` command: ask, batch, eval, chat, kb check, kb diff, ingest."
 
 
 def _cmd_kb_check(args: argparse.Namespace, settings: config.Settings) -> int:
@@ -54,6 +54,37 @@ def _cmd_kb_check(args: argparse.Namespace, settings: config.Settings) -> int:
             for sentence in cov.missing[:5] if args.verbose else ():
                 print(f"    not carried: {sentence[:100]}")
     return 0
+
+
+def _cmd_kb_diff(args: argparse.Namespace, settings: config.Settings) -> int:
+    """Exit 0: no change; 1: changes (like diff); 2: a file is missing or not a policy YAML."""
+    import json
+
+    from bot.knowledge.diff import (CarryOverError, carry_over, diff_policies, read_policy_file, report_json,
+                                    report_text)
+    from bot.knowledge.yamlio import YamlError
+
+    try:
+        old, new = read_policy_file(Path(args.old)), read_policy_file(Path(args.new))
+    except YamlError as exc:
+        print(f"policybot kb diff: {exc}", file=sys.stderr)
+        return 2
+    d = diff_policies(old, new)
+    if args.carry_over:
+        try:
+            text = carry_over(d, Path(args.new).read_text(encoding="utf-8"), args.old)
+        except CarryOverError as exc:
+            print(f"policybot kb diff: {args.new}: {exc}; nothing written", file=sys.stderr)
+            return 2
+        out = Path(args.carry_over)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text, encoding="utf-8")
+    carried_to = args.carry_over or None
+    if args.json:
+        print(json.dumps(report_json(d, carried_to), indent=2, ensure_ascii=False))
+    else:
+        sys.stdout.write(report_text(d, carried_to))
+    return 1 if d.has_changes else 0
 
 
 def _cmd_ingest(args: argparse.Namespace, settings: config.Settings) -> int:
@@ -459,6 +490,14 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--dir", help="knowledge directory (default: POLICYBOT_KNOWLEDGE_DIR or the bundled one)")
     check.add_argument("-v", "--verbose", action="store_true", help="list source sentences no clause carries")
     check.set_defaults(func=_cmd_kb_check)
+    kdiff = kb_sub.add_parser("diff", help="clauses added, removed, reworded and renumbered between two versions "
+                              "of a policy YAML (exit 0: none, 1: changes, 2: bad input)")
+    kdiff.add_argument("old", metavar="OLD", help="the live policy YAML")
+    kdiff.add_argument("new", metavar="NEW", help="the new version, e.g. a fresh `policybot ingest` draft")
+    kdiff.add_argument("--json", action="store_true", help="print the report as JSON")
+    kdiff.add_argument("--carry-over", metavar="OUT", help="write NEW with OLD's about phrasings and stance "
+                       "overrides on the clauses that survived; reworded ones marked '# review:'")
+    kdiff.set_defaults(func=_cmd_kb_diff)
 
     ingest = sub.add_parser("ingest", help="draft clause YAML from a policy (.docx, .pdf, .html, .txt, .md), "
                             "numbering, title and dates kept")
