@@ -26,7 +26,7 @@ from typing import Iterable, Sequence
 import numpy as np
 import yaml
 
-from ..knowledge.concerns import MODEL_FILE, ConcernBank
+from ..knowledge.concerns import CONCERNS_DIR, MODEL_FILE, ConcernBank
 from ..retrieval.sentences import sentence_spans, split_sentences
 from . import safeguarding
 from .concern_index import ConcernIndex
@@ -175,6 +175,4 @@ def fit_thresholds(evidence: Sequence[Evidence], urgent: Sequence[bool], fitted_
 
 
 def model_path(knowledge_dir: Path) -> Path:
-    from ..knowledge.concerns import CONCERNS_DIR
-
     return knowledge_dir / CONCERNS_DIR / MODEL_FILE
