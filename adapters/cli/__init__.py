@@ -438,6 +438,12 @@ def _cmd_feedback(args: argparse.Namespace, settings: config.Settings) -> int:
     return run(args, settings)
 
 
+def _cmd_gaps(args: argparse.Namespace, settings: config.Settings) -> int:
+    from .feedback import run_gaps
+
+    return run_gaps(args, settings)
+
+
 def _cmd_worker(args: argparse.Namespace, settings: config.Settings) -> int:
     import logging
 
@@ -476,6 +482,7 @@ def _add_escalation_commands(sub) -> None:
 
     add_feedback(sub)
     sub.choices["feedback"].set_defaults(func=_cmd_feedback)
+    sub.choices["gaps"].set_defaults(func=_cmd_gaps)
     worker = sub.add_parser("worker", help="deliver escalation notices and answers until SIGTERM/SIGINT")
     worker.set_defaults(func=_cmd_worker)
 

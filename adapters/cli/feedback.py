@@ -51,29 +51,34 @@ def missing_sqlite(settings) -> Path | None:
     return None if path.exists() else path
 
 
-def run(args: argparse.Namespace, settings) -> int:
+def _read(settings, query):
+    """(result, None) from `query(service)` on the configured store, or (None, exit code) after
+    one clear line: a report never creates a database, hangs, or shows a traceback."""
     missing = missing_sqlite(settings)
     if missing is not None:
         print(f"{PROG}: there is no escalation database at {missing} (nothing recorded yet, or "
               "POLICYBOT_DB_PATH / DATABASE_URL point elsewhere)", file=sys.stderr)
-        return 2
+        return None, 2
 
-    async def _go() -> dict:
+    async def _go():
         async with open_store(settings) as store:
-            return await EscalationService(store, NotifierRegistry()).feedback_report(school=args.school,
-                                                                                       since=args.since)
+            return await query(EscalationService(store, NotifierRegistry()))
 
     try:
-        report = asyncio.run(_go())
+        return asyncio.run(_go()), None
     except sqlite3.Error as exc:  # the file went bad or stayed locked after it was opened
         print(f"{PROG}: the escalation store failed: {exc}", file=sys.stderr)
-        return 2
     except StoreUnavailable as exc:
         print(f"{PROG}: the escalation store cannot be opened: {exc}", file=sys.stderr)
-        return 2
     except (OSError, asyncio.TimeoutError) as exc:  # PostgreSQL unreachable, refused, timed out
         print(f"{PROG}: the escalation store cannot be reached: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 2
+    return None, 2
+
+
+def run(args: argparse.Namespace, settings) -> int:
+    report, failed = _read(settings, lambda service: service.feedback_report(school=args.school, since=args.since))
+    if failed:
+        return failed
     if args.school and args.school not in report:
         report = {}
     if args.json:
@@ -83,8 +88,33 @@ def run(args: argparse.Namespace, settings) -> int:
     return 0
 
 
+def run_gaps(args: argparse.Namespace, settings) -> int:
+    """`policybot gaps --school SLUG [--since DATE] [--json]`: for the school's lead, so it shows
+    the question text the store still holds (never in logs)."""
+    groups, failed = _read(settings, lambda service: service.gaps(args.school, since=args.since))
+    if failed:
+        return failed
+    if args.json:
+        print(json.dumps({"school": args.school, "gaps": [g.as_dict() for g in groups]}, indent=2))
+        return 0
+    if not groups:
+        print(f"{args.school}: no escalated or not-helpful questions recorded")
+        return 0
+    for g in groups:
+        print(f"{g.clause}{'  ' + g.where if g.where else ''}: {len(g.questions)} question(s)")
+        for q in g.questions:
+            why = f", {q.reason}" if q.reason else ""
+            print(f"  - [{q.kind}{why}] {q.question}")
+    return 0
+
+
 def add_parser(sub) -> None:
     fb = sub.add_parser("feedback", help="per school: answered, helpful, not helpful, escalated; and per clause")
     fb.add_argument("--school", help="one school's slug (default: every school)")
     fb.add_argument("--since", type=_since, help="from this date on (YYYY-MM-DD, UTC)")
     fb.add_argument("--json", action="store_true", help="JSON instead of a table")
+    gp = sub.add_parser("gaps", help="escalated and not-helpful questions grouped by nearest clause, and those "
+                                     "with no match: where the policy or its phrasings fall short")
+    gp.add_argument("--school", required=True, help="the school's slug")
+    gp.add_argument("--since", type=_since, help="from this date on (YYYY-MM-DD, UTC)")
+    gp.add_argument("--json", action="store_true", help="JSON instead of a list")

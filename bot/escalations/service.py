@@ -17,6 +17,7 @@ from ..decide.answer import URGENT as URGENT_DECISION
 from ..decide.answer import Answer
 from . import routing
 from .delivery import QUEUED, Delivery, not_recorded, summarise
+from .gaps import Gap, gaps
 from .feedback import ANSWERED_EVENT, FeedbackRecord, SchoolFeedback, report
 from .model import (ACKNOWLEDGED, ANSWER_TO_ASKER, ANSWERED, ASKED_BY_USER, CLOSED, REASONS, URGENT, Asker,
                     Candidate, Escalation, OutboxMessage, check_transition)
@@ -202,6 +203,11 @@ class EscalationService:
         log.info("feedback recorded: ref=%s platform=%s school=%s decision=%s helpful=%s clauses=%s", answer_ref,
                  platform, vote.school, vote.decision, helpful, ",".join(vote.clauses) or "-")
         return True
+
+    async def gaps(self, school: str, since: float | None = None) -> list[Gap]:
+        """Escalated and "not helpful" questions, grouped by the clause they came nearest."""
+        return gaps(await self.store.escalations_since(school=school, since=since),
+                    await self.store.feedback(school=school, since=since))
 
     async def feedback_report(self, school: str | None = None, since: float | None = None) -> dict[str, SchoolFeedback]:
         """Per school: answered, helpful, not helpful, escalated; and per clause."""
