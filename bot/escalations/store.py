@@ -283,20 +283,14 @@ class EscalationStore(ABC):
     async def feedback(self, school: str | None = None, since: float | None = None,
                        answer_ref: str | None = None) -> list[FeedbackRecord]:
         """Feedback rows, oldest first, optionally for one school / answer, from `since` on."""
-        sql, args = _select("feedback", school=school, answer_ref=answer_ref)
-        if since is not None:
-            sql += (" AND" if args else " WHERE") + " created_at >= ?"
-            args.append(since)
+        sql, args = _since(*_select("feedback", school=school, answer_ref=answer_ref), since)
         async with self._tx() as tx:
             rows = await tx.fetch(sql + " ORDER BY created_at, id", *args)
         return [row_to_feedback(r) for r in rows]
 
     async def escalations_since(self, school: str | None = None, since: float | None = None) -> list[Escalation]:
         """Every escalation (any status), oldest first, optionally for one school, from `since` on."""
-        sql, args = _select("escalations", school=school)
-        if since is not None:
-            sql += (" AND" if args else " WHERE") + " created_at >= ?"
-            args.append(since)
+        sql, args = _since(*_select("escalations", school=school), since)
         async with self._tx() as tx:
             rows = await tx.fetch(sql + " ORDER BY created_at, id", *args)
         return [row_to_escalation(r) for r in rows]
@@ -369,6 +363,13 @@ class EscalationStore(ABC):
             if changed and replacement:
                 await self._insert_message(tx, replacement)
             return bool(changed)
+
+
+def _since(sql: str, args: list, since: float | None) -> tuple[str, list]:
+    """The select narrowed to rows created at or after `since` (unchanged when None)."""
+    if since is None:
+        return sql, args
+    return sql + (" AND" if args else " WHERE") + " created_at >= ?", [*args, since]
 
 
 def _now_text() -> str:
