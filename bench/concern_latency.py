@@ -59,12 +59,12 @@ def main() -> int:
     lexicon, layered, detector_only = [], [], []
     for _ in range(args.repeat):
         for q in questions:
-            encoder._recent.clear()
+            encoder.forget()
             t = time.perf_counter()
             safeguarding.match(q)
             encoder.encode_units([q])  # the semantic retrieval stage's embedding
             lexicon.append((time.perf_counter() - t) * 1000)
-            encoder._recent.clear()
+            encoder.forget()
             t = time.perf_counter()
             detector.detect(q)
             d = time.perf_counter()

@@ -87,12 +87,33 @@ def bank_digest(exemplars: tuple[Exemplar, ...]) -> str:
     return h.hexdigest()[:16]
 
 
+_LOADED: dict[tuple, ConcernBank] = {}  # file stamps -> the bank parsed from them, for clean loads
+
+
 def load_concern_bank(c: Any, root: Path) -> ConcernBank:
     """The bank under root/concerns (empty when the folder is absent). `c` is the knowledge
-    loader's problem collector, so bank problems are reported with every other problem."""
+    loader's problem collector, so bank problems are reported with every other problem.
+
+    Every knowledge directory without its own concerns/ uses the bundled bank, so the same
+    ~3,000 exemplars would be parsed again by each load (each school's directory, each test);
+    a clean parse is kept per process, keyed by the files' paths, sizes and modification times,
+    so an edited file is read afresh."""
     folder = root / CONCERNS_DIR
     if not folder.is_dir():
         return EMPTY_BANK
+    files = sorted(f for f in folder.rglob("*.yaml") if f.name != MODEL_FILE)
+    stamp = tuple((str(f), f.stat().st_mtime_ns, f.stat().st_size) for f in files)
+    if stamp in _LOADED:
+        return _LOADED[stamp]
+    before = len(c.problems)
+    bank = _parse_bank(c, folder)
+    if len(c.problems) == before:
+        _LOADED.clear()
+        _LOADED[stamp] = bank
+    return bank
+
+
+def _parse_bank(c: Any, folder: Path) -> ConcernBank:
     categories: dict[str, ConcernCategory] = {}
     exemplars: list[Exemplar] = []
     seen: dict[str, str] = {}

@@ -108,6 +108,11 @@ class Encoder:
             out[chunk] = vectors
         return out
 
+    def forget(self) -> None:
+        """Drop the remembered texts (benchmarks time a cold question with it)."""
+        with self._lock:
+            self._recent.clear()
+
     def encode_spans(self, text: str, spans: list[tuple[int, int]]) -> np.ndarray:
         """The text's vector, then one per character span (its sentences), from ONE forward
         pass: each span's vector is the mean of its tokens' states in the whole text's pass,
