@@ -115,6 +115,8 @@ def report(results: list[FoldResult]) -> str:
                  f"{mean(lambda r: r.false_urgent):>11.3f}{mean(lambda r: r.answered_correct):>8.2f}   "
                  f"{mean(lambda r: r.lexicon_urgent_recall):>22.2f}{mean(lambda r: r.lexicon_false_urgent):>11.3f}"
                  f"{mean(lambda r: r.lexicon_answered_correct):>8.2f}")
+    lines.append("(ans-ok here uses the shipped answerability model, in-sample for the files it was fitted on: "
+                 "it shows what false alarms cost; the held-out answer figures are further down)")
     for r in results:
         lines.append(f"{r.held_out}: missed urgent: {', '.join(r.missed) or 'none'}; "
                      f"false urgent: {', '.join(r.false_alarms) or 'none'}")
