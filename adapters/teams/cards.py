@@ -25,7 +25,8 @@ from typing import Any, Callable
 from bot.decide.answer import AMBIGUOUS, ANSWER, URGENT, Answer, Citation, sent_unasked
 from bot.escalations.model import NOTIFY_DEPUTY, REMIND, Escalation
 from bot.escalations.delivery import Delivery
-from bot.render import STANCE_WORDS, clause_plain, delivery_line, render_text, urgent_steps
+from bot.render import (NOT_POLICY, STANCE_WORDS, cited_policies, clause_plain, delivery_line, is_note, note_label,
+                        render_text, urgent_steps)
 
 # Teams renders Adaptive Cards up to schema 1.5 (desktop, web and mobile); a 1.6 card would
 # show only its fallbackText there.
@@ -143,6 +144,12 @@ def _clause_items(c: Citation, heading: str = "", show_lead_in: bool = True) -> 
     items: list[dict] = []
     if heading:
         items.append(rich(run(heading, weight="Bolder")))
+    if is_note(c):  # the lead's guidance, set apart from policy text and never given a section
+        text, _ = shorten(clause_plain(c.text), MAX_CLAUSE_CHARS)
+        items.append(container([rich(run(note_label(c), weight="Bolder")), rich(run(text)),
+                                rich(run(NOT_POLICY[:1].upper() + NOT_POLICY[1:] + ".", isSubtle=True, italic=True))],
+                               style="accent"))
+        return items
     quote: list[dict] = []
     if c.lead_in and show_lead_in:
         quote.append(rich(run(clause_plain(c.lead_in))))
@@ -217,8 +224,9 @@ def answer_card(answer: Answer, *, ref: str, lead_name: str | None = None, can_a
         intro.append(rich("Your question could be about more than one situation in ", run(school, weight="Bolder"),
                           "'s policy. Did you mean:"))
     elif answer.decision == ANSWER:
-        policies = ", ".join(sorted({c.policy for c in answer.citations}))
-        intro.append(rich(run(school, weight="Bolder"), f", {policies}, says:"))
+        policies = ", ".join(cited_policies(answer.citations))
+        intro.append(rich(run(school, weight="Bolder"), f", {policies}, says:" if policies else
+                          ": the lead has answered a question like this before:"))
     else:
         why = ("this doesn't look like a question about the social-media and online-safety policy"
                if answer.reason == "out_of_scope" else "I can't answer it with confidence from the policy")

@@ -136,6 +136,14 @@ function paragraphs(text) {
 }
 
 function clauseBlock(c) {
+  if (c.source === "lead answer") {
+    // The lead's earlier answer (a reviewed note): named as their guidance with its date, set
+    // apart from the policy's own text, never given a section or a stance.
+    return el("blockquote", { class: "clause note" },
+      el("p", { class: "note-label" }, `Guidance from ${c.author || "the lead"}, ${longDate(c.date)}`),
+      el("p", { class: "clause-text" }, c.display_text ?? c.text),
+      el("p", { class: "cite" }, "The lead's earlier answer to a similar question, not policy text."));
+  }
   const stanceClass = "stance stance-" + c.stance.replace(/[^a-z]+/g, "-");
   return el("blockquote", { class: "clause" },
     c.display_lead_in ? el("p", { class: "lead-in" }, c.display_lead_in) : null,
@@ -237,8 +245,11 @@ function renderAnswer(data) {
                            `${school ? school.name : data.school}'s policy. Did you mean:`));
     data.citations.forEach((c) => box.append(el("p", { class: "situation" }, `${c.situation}?`), clauseBlock(c)));
   } else if (data.decision === "answer") {
-    const policies = [...new Set(data.citations.map((c) => c.policy))].join(", ");
-    box.append(el("p", {}, `${school ? school.name : data.school}, ${policies}, says:`));
+    const policies = [...new Set(data.citations.filter((c) => c.source !== "lead answer").map((c) => c.policy))]
+      .sort().join(", ");
+    const name = school ? school.name : data.school;
+    box.append(el("p", {}, policies ? `${name}, ${policies}, says:`
+                                    : `${name}: the lead has answered a question like this before:`));
   } else {
     box.append(paragraphs(data.text)[0]);
     if (data.citations.length) {

@@ -10,11 +10,15 @@ import asyncio
 import logging
 import time
 import uuid
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from pathlib import Path
 from typing import Callable
 
 from ..decide.answer import URGENT as URGENT_DECISION
 from ..decide.answer import Answer
+from ..knowledge.notes import LEAD_ANSWER
+from ..knowledge.notes_write import Keep, Kept, KnowledgeWriteError, save as save_knowledge
 from . import routing
 from .delivery import QUEUED, Delivery, not_recorded, summarise
 from .gaps import Gap, gaps
@@ -49,12 +53,51 @@ def answer_text_for_asker(esc: Escalation, by: str, text: str) -> str:
             f"(ref {esc.id}):\n\n{quoted}")
 
 
+def author_of(esc: Escalation, by: str, user_id: str = "") -> tuple[str, str]:
+    """(name, role) for a note's author: the lead's or deputy's own name and role when `by` is
+    their name or `user_id` their Slack / Teams id, else `by` as given and no role."""
+    for contact in (esc.lead, esc.deputy):
+        named = contact.name and by.strip().lower() == contact.name.lower()
+        same_id = user_id and user_id in (contact.slack_user_id, contact.teams_user_id)
+        if named or same_id:
+            return (contact.name or by.strip(), contact.role)
+    return by.strip(), ""
+
+
+@dataclass(frozen=True)
+class KeepOutcome:
+    """What became of the lead's "keep this" choices, in words for the lead."""
+
+    kept: Kept | None = None
+    error: str = ""
+
+    @property
+    def message(self) -> str:
+        if self.error:
+            return f"Your answer was sent, but it was NOT saved as guidance: {self.error}."
+        k = self.kept
+        if k is None or not (k.note_id or k.phrasing_for or k.notes):
+            return ""
+        parts = []
+        if k.note_id:
+            parts.append(f"Saved as guidance {k.note_id} in {k.note_file}")
+        if k.phrasing_for:
+            parts.append(f"the question was added as a phrasing of {k.phrasing_for} in {k.phrasing_file}")
+        parts.extend(k.notes)
+        live = " It is used from the next time policybot loads its knowledge (restart or reload)." if (
+            k.note_id or k.phrasing_for) else ""
+        said = "; ".join(parts)
+        return said[:1].upper() + said[1:] + "." + live
+
+
 class EscalationService:
     def __init__(self, store: EscalationStore, registry: NotifierRegistry, clock: Callable[[], float] = time.time,
-                 wake: Callable[[], None] | None = None):
+                 wake: Callable[[], None] | None = None, knowledge_dir: Path | None = None):
         """`registry`: the channels that can be delivered to, which routing picks from.
-        `wake`: tells the outbox worker in this process that new messages are due now."""
+        `wake`: tells the outbox worker in this process that new messages are due now.
+        `knowledge_dir`: where a lead's reusable answers are written (None: they cannot be)."""
         self.store, self.registry, self.clock, self.wake = store, registry, clock, wake
+        self.knowledge_dir = knowledge_dir
         self.write_error = ""  # the last failed write, until one succeeds
 
     async def escalate_and_report(self, answer: Answer, question: str, asker: Asker, reason: str | None = None,
@@ -108,7 +151,8 @@ class EscalationService:
         esc = Escalation(
             id=new_escalation_id(), school=answer.school, school_name=answer.school_name, asker=asker,
             question=question, reason=reason, urgent=urgent, concern=answer.concern,
-            candidates=tuple(Candidate(c.clause_id, f"{c.policy}, {c.section}") for c in answer.citations),
+            candidates=tuple(Candidate(c.clause_id, f"guidance from {c.author}, {c.date}" if c.source == LEAD_ANSWER
+                                       else f"{c.policy}, {c.section}") for c in answer.citations),
             lead=answer.lead, deputy=answer.deputy, dedupe_key=dedupe_key, created_at=now)
         messages = routing.initial_messages(esc, self.registry.channels(), now)
         stored, created = await self.store.create(esc, messages)
@@ -154,6 +198,34 @@ class EscalationService:
             log.warning("escalation %s: no notifier for %r here; the answer waits in the outbox until one runs",
                         esc.id, a.platform)
         return updated
+
+    async def answer_and_keep(self, escalation_id: str, by: str, text: str, keep: Keep | None = None,
+                              user_id: str = "") -> tuple[Escalation, KeepOutcome]:
+        """answer(), then what the lead chose to keep: the answer as a reviewed note for the
+        school, the question (as the lead reworded it) as a phrasing. The answer goes to the
+        asker first, whatever happens to the files; a failed write is the lead's to know (the
+        outcome's message), never silent. Without a say-so nothing is written. A request that
+        makes no sense (e.g. keep an empty question) is refused before anything is sent."""
+        if keep is not None:
+            keep.check()
+        esc = await self.answer(escalation_id, by, text)
+        if keep is None or not keep.wanted:
+            return esc, KeepOutcome()
+        if self.knowledge_dir is None:
+            return esc, KeepOutcome(error="saving answers as guidance is not set up in this process")
+        name, role = author_of(esc, by, user_id)
+        day = datetime.fromtimestamp(self.clock(), timezone.utc).date().isoformat()
+        try:
+            kept = await asyncio.to_thread(save_knowledge, self.knowledge_dir, esc.school, keep, answer=esc.answer_text,
+                                           author=name, role=role, day=day, escalation_id=esc.id)
+        except (KnowledgeWriteError, ValueError) as exc:
+            log.error("escalation %s: lead's answer not kept: %s", esc.id, type(exc).__name__)
+            return esc, KeepOutcome(error=str(exc))
+        except Exception as exc:  # noqa: BLE001 - the lead must hear of any failure
+            log.exception("escalation %s: lead's answer not kept", esc.id)
+            return esc, KeepOutcome(error=f"{type(exc).__name__}: {exc}")
+        log.info("escalation %s: kept note=%s phrasing_for=%s", esc.id, kept.note_id or "-", kept.phrasing_for or "-")
+        return esc, KeepOutcome(kept)
 
     async def close(self, escalation_id: str) -> Escalation:
         esc = await self.store.get(escalation_id)
