@@ -276,8 +276,15 @@ def test_lead_card_for_an_escalated_question(bundled_bot, validator):
     assert question in texts and "Sam Staff" in texts and esc.school_name in texts and esc.id in texts
     for cand in esc.candidates:
         assert cand.clause_id in texts and cand.ref in texts
-    [box] = [n for n in walk(card) if n.get("type") == "Input.Text"]
+    box, kept = [n for n in walk(card) if n.get("type") == "Input.Text"]
     assert box["id"] == "answer" and box["isMultiline"] is True and box["maxLength"] == 2900
+    # What may be kept for future questions: off unless ticked; the question offered for rewording.
+    assert kept["id"] == cards.QUESTION_INPUT_ID and kept["value"] == question
+    toggles = [n for n in walk(card) if n.get("type") == "Input.Toggle"]
+    assert [t["id"] for t in toggles] == ["keep_note", "keep_question", "keep_phrasing"]
+    assert all(t["value"] == "false" for t in toggles)
+    [choice] = [n for n in walk(card) if n.get("type") == "Input.ChoiceSet"]
+    assert [c["value"] for c in choice["choices"]] == [cards.NOTE_TARGET] + [c.clause_id for c in esc.candidates]
     assert [(a["title"], a["data"]) for a in card["actions"]] == [
         ("Acknowledge", {"policybot": "escalation_ack", "escalation": "e1234abcd"}),
         ("Send answer", {"policybot": "escalation_answer", "escalation": "e1234abcd"})]
