@@ -58,6 +58,17 @@ def cited_policies(citations: tuple[Citation, ...]) -> list[str]:
     return sorted({c.policy for c in citations if not is_note(c)})
 
 
+def says(citations: tuple[Citation, ...]) -> str:
+    """What follows the school's name before an answer's quotes: ', Social Media Policy, says:',
+    naming the lead's earlier guidance apart from the policy when a note is cited."""
+    policies = ", ".join(cited_policies(citations))
+    if not any(is_note(c) for c in citations):
+        return f", {policies}, says:"
+    if not policies:
+        return ": the lead has answered a question like this before:"
+    return f", {policies}, says (with the lead's earlier guidance on a similar question):"
+
+
 def citation_label(c: Citation) -> str:
     if is_note(c):
         return f"{note_label(c)}: {NOT_POLICY}"
@@ -75,7 +86,7 @@ def _quotes(citations: tuple[Citation, ...]) -> list[str]:
         if c.lead_in and c.lead_in != shown_lead_in:
             lines.append(f"> {clause_plain(c.lead_in)}")
         lines.append(f">   - {clause_plain(c.text)}" if c.lead_in else f"> {clause_plain(c.text)}")
-        lines.append(f"  [{citation_label(c)}]")
+        lines.append(f"  [{NOT_POLICY}]" if is_note(c) else f"  [{citation_label(c)}]")
         shown_lead_in = c.lead_in or None
         blocks.append("\n".join(lines))
     return blocks
@@ -167,9 +178,7 @@ def render_text(answer: Answer, delivery: Delivery | None = None) -> str:
         for c in answer.citations:
             parts.append(f"**{c.situation}?**\n" + _quotes((c,))[0])
     elif answer.decision == ANSWER:
-        policies = cited_policies(answer.citations)
-        parts.append(f"**{answer.school_name}**, {', '.join(policies)}, says:" if policies else
-                     f"**{answer.school_name}**: the lead has answered a question like this before:")
+        parts.append(f"**{answer.school_name}**{says(answer.citations)}")
         parts.extend(_quotes(answer.citations))
     else:
         if answer.reason == OUT_OF_SCOPE:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from bot.decide.answer import AMBIGUOUS, ANSWER, URGENT, Answer, Citation, sent_unasked
 from bot.escalations.delivery import Delivery
-from bot.render import (NOT_POLICY, STANCE_WORDS, cited_policies, clause_plain, delivery_line, is_note, note_label,
+from bot.render import (NOT_POLICY, STANCE_WORDS, clause_plain, delivery_line, is_note, note_label, says,
                         urgent_headline, urgent_steps)
 
 MAX_BLOCKS = 50
@@ -97,9 +97,7 @@ def answer_blocks(answer: Answer, ref: str = "", question: str = "", buttons: bo
         for c in answer.citations:
             body += citation_blocks(c, heading=f"{c.situation}?")
     elif answer.decision == ANSWER:
-        policies = ", ".join(escape(p) for p in cited_policies(answer.citations))
-        head.append(section(f"*{school}*, {policies}, says:" if policies else
-                            f"*{school}*: the lead has answered a question like this before:"))
+        head.append(section(f"*{school}*{escape(says(answer.citations))}"))
         for c in answer.citations:
             body += citation_blocks(c)
     else:

@@ -26,8 +26,8 @@ from bot.decide.answer import AMBIGUOUS, ANSWER, URGENT, Answer, Citation, sent_
 from bot.escalations.model import NOTIFY_DEPUTY, REMIND, Escalation
 from bot.escalations.delivery import Delivery
 from bot.knowledge.notes_write import MAX_QUESTION_CHARS as MAX_QUESTION_TO_KEEP, Keep
-from bot.render import (NOT_POLICY, STANCE_WORDS, cited_policies, clause_plain, delivery_line, is_note, note_label,
-                        render_text, urgent_steps)
+from bot.render import (NOT_POLICY, STANCE_WORDS, clause_plain, delivery_line, is_note, note_label, render_text, says,
+                        urgent_steps)
 
 # Teams renders Adaptive Cards up to schema 1.5 (desktop, web and mobile); a 1.6 card would
 # show only its fallbackText there.
@@ -230,9 +230,7 @@ def answer_card(answer: Answer, *, ref: str, lead_name: str | None = None, can_a
         intro.append(rich("Your question could be about more than one situation in ", run(school, weight="Bolder"),
                           "'s policy. Did you mean:"))
     elif answer.decision == ANSWER:
-        policies = ", ".join(cited_policies(answer.citations))
-        intro.append(rich(run(school, weight="Bolder"), f", {policies}, says:" if policies else
-                          ": the lead has answered a question like this before:"))
+        intro.append(rich(run(school, weight="Bolder"), says(answer.citations)))
     else:
         why = ("this doesn't look like a question about the social-media and online-safety policy"
                if answer.reason == "out_of_scope" else "I can't answer it with confidence from the policy")

@@ -248,8 +248,10 @@ function renderAnswer(data) {
     const policies = [...new Set(data.citations.filter((c) => c.source !== "lead answer").map((c) => c.policy))]
       .sort().join(", ");
     const name = school ? school.name : data.school;
-    box.append(el("p", {}, policies ? `${name}, ${policies}, says:`
-                                    : `${name}: the lead has answered a question like this before:`));
+    const notes = data.citations.some((c) => c.source === "lead answer");
+    box.append(el("p", {}, !notes ? `${name}, ${policies}, says:`
+      : policies ? `${name}, ${policies}, says (with the lead's earlier guidance on a similar question):`
+      : `${name}: the lead has answered a question like this before:`));
   } else {
     box.append(paragraphs(data.text)[0]);
     if (data.citations.length) {
