@@ -21,10 +21,11 @@ from ..knowledge.notes import LEAD_ANSWER
 from ..knowledge.notes_write import Keep, Kept, KnowledgeWriteError, save as save_knowledge
 from . import routing
 from .delivery import QUEUED, Delivery, not_recorded, summarise
+from .conversations import Turn, conversation_key, new_turn_id
 from .gaps import Gap, gaps
 from .feedback import ANSWERED_EVENT, FeedbackRecord, SchoolFeedback, report
 from .model import (ACKNOWLEDGED, ANSWER_TO_ASKER, ANSWERED, ASKED_BY_USER, CLOSED, REASONS, URGENT, Asker,
-                    Candidate, Escalation, OutboxMessage, check_transition)
+                    Candidate, Escalation, NotFound, OutboxMessage, check_transition)
 from .notify import NotifierRegistry
 from .store import EscalationStore
 
@@ -275,6 +276,42 @@ class EscalationService:
         log.info("feedback recorded: ref=%s platform=%s school=%s decision=%s helpful=%s clauses=%s", answer_ref,
                  platform, vote.school, vote.decision, helpful, ",".join(vote.clauses) or "-")
         return True
+
+    # -- the web chat's conversations (see conversations.py) ----------------------------------
+    async def record_turn(self, conversation_id: str, school: str, question: str, reply: dict,
+                          escalation_id: str | None = None) -> str:
+        """Keep one question and the reply shown for the browser's conversation; the turn's id,
+        or "" when the write failed (logged by id: the asker still has the reply on screen)."""
+        turn = Turn(new_turn_id(), conversation_key(conversation_id), school, question, reply, escalation_id,
+                    self.clock())
+        try:
+            await self.store.add_turn(turn)
+        except Exception as exc:  # noqa: BLE001 - history must never stop an answer
+            log.error("conversation turn not recorded: school=%s error=%s", school, type(exc).__name__)
+            return ""
+        return turn.id
+
+    async def attach_escalation(self, conversation_id: str, turn_id: str, escalation_id: str) -> bool:
+        """The asker pressed "Ask <lead>" under a turn; False when it is not a turn of theirs."""
+        try:
+            return await self.store.attach_escalation(conversation_key(conversation_id), turn_id, escalation_id)
+        except Exception as exc:  # noqa: BLE001 - the escalation itself is recorded
+            log.error("conversation turn not linked: escalation=%s error=%s", escalation_id, type(exc).__name__)
+            return False
+
+    async def history(self, conversation_id: str) -> list[tuple[Turn, Escalation | None]]:
+        """The conversation's turns, oldest first, each with its escalation as it is now (so a
+        lead answer that came after the reply is there). Nothing for an unknown id."""
+        out = []
+        for turn in await self.store.turns(conversation_key(conversation_id)):
+            esc = None
+            if turn.escalation_id:
+                try:
+                    esc = await self.store.get(turn.escalation_id)
+                except NotFound:
+                    esc = None
+            out.append((turn, esc))
+        return out
 
     async def gaps(self, school: str, since: float | None = None) -> list[Gap]:
         """Escalated and "not helpful" questions, grouped by the clause they came nearest."""
