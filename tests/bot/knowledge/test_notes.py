@@ -126,7 +126,9 @@ def test_kb_check_passes_with_a_saved_note_and_fails_naming_a_broken_one(tiny_kb
     path = tiny_kb / "notes" / "alpha.yaml"
     path.write_text(path.read_text().replace("    author: Ms A Lead\n", ""))
     assert cli.main(["kb", "check", "--dir", str(tiny_kb)]) == 1
-    assert "knowledge/notes/alpha.yaml:" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "knowledge/notes/alpha.yaml:" in err and "'author' is missing or empty" in err
+    assert "-> Give who gave the answer under 'author:'" in err
 
 
 def test_the_writer_appends_keeping_comments_and_nothing_without_a_say_so(tiny_kb):
