@@ -464,7 +464,7 @@ def _with_notes(c: _Collector, root: Path, school: School) -> School:
             about = tuple(dict.fromkeys(p for p in ((n.question,) if n.question else ()) + n.about))
             notes.append(Clause(id=n.id, school=school.slug, policy_id=NOTES_POLICY_ID, section=NOTES_SECTION,
                                 text=collapse_ws(n.text), about=about,
-                                stance=n.stance or stance_mod.classify(n.text, ""), file=n.file, line=n.line,
+                                stance=n.stance or stance_mod.INFORMATION, file=n.file, line=n.line,
                                 source=LEAD_ANSWER, author=n.author_display, date=n.date))
     school = replace(school, notes=tuple(notes))
     path = root / notes_mod.PHRASINGS_DIR / f"{school.slug}.yaml"
