@@ -83,7 +83,8 @@ def _lifecycle(settings: Settings):
         registry = default_registry(settings)
         registry.register("web", WebNotifier())
         outbox = OutboxWorker(store, registry, settings)
-        holder.service = service = EscalationService(store, registry, wake=outbox.wake)
+        holder.service = service = EscalationService(store, registry, wake=outbox.wake,
+                                                      knowledge_dir=settings.knowledge_dir)
         for consumer in app[ESCALATION_CONSUMERS]:
             consumer(service, registry)
         app[READINESS_CHECKS].append(_store_check(holder))

@@ -7,6 +7,10 @@ POST /api/escalate         {"school", "question", "client"?}: the asker's "Ask <
 POST /api/feedback         {"ref", "helpful": true|false, "client"?}: Helpful / Not helpful on an answer
                            (`feedback_ref` in the /api/ask answer when the feedback record is kept)
 GET  /api/escalations/{id} its status and, once answered, the lead's answer (the page polls it)
+POST /api/history          {"conversation"}: that conversation's questions, the replies shown and any
+                           lead answer since (ask and escalate take "conversation" too, and escalate
+                           "turn", to keep them). In the body, not the path: the id is the only key to
+                           the history, and paths are logged.
 
 Errors are {"error": "..."} with a message fit to show staff. No policy logic lives here:
 the core decides, this translates HTTP to and from it.
@@ -20,7 +24,8 @@ from pathlib import Path
 from aiohttp import web
 
 from bot.decide.answer import URGENT, QuestionError, sent_unasked
-from bot.escalations.model import ASKED_BY_USER, Asker, NotFound
+from bot.escalations.conversations import TURN_ID, valid_conversation_id
+from bot.escalations.model import ASKED_BY_USER, Asker, NotFound, iso
 from bot.knowledge.load import Contact, School, UnknownSchool
 from bot.escalations.delivery import not_recorded
 from bot.escalations.reach import school_reach
@@ -116,16 +121,27 @@ async def _answer_request(request: web.Request):
     return payload, question, answer
 
 
+BAD_CONVERSATION = "That conversation id is not one this page makes (32 or more letters, digits, '-' or '_')."
+
+
+def _conversation(payload: dict) -> str | None:
+    """The browser's conversation id when the page sent a well-formed one (else None)."""
+    conv = payload.get("conversation")
+    return conv if valid_conversation_id(conv) else None
+
+
 async def ask(request: web.Request) -> web.Response:
     started = time.perf_counter()
     result = await _answer_request(request)
     if isinstance(result, web.Response):
         return result
     payload, question, answer = result
+    if payload.get("conversation") is not None and _conversation(payload) is None:
+        return json_error(400, BAD_CONVERSATION)
     ms = (time.perf_counter() - started) * 1000
     request_id = request.get(REQUEST_ID, "-")
     log_decision(request_id, answer, ms, question if request.app[SETTINGS].log_questions else None)
-    delivery = None
+    esc, delivery = None, None
     if sent_unasked(answer):
         esc, delivery = await _escalate(request, answer, question, payload, None, f"web:{request_id}")
     out = _display_fields(answer_json(answer, delivery=delivery))
@@ -135,6 +151,12 @@ async def ask(request: web.Request) -> web.Response:
     ref = await _record_answer(request, answer, question, payload)
     if ref:
         out["feedback_ref"] = ref
+    holder = request.app.get(ESCALATIONS)
+    conv = _conversation(payload)
+    if conv and holder is not None and holder.service is not None:  # kept for this browser's reloads
+        turn = await holder.service.record_turn(conv, answer.school, question, out, esc.id if esc else None)
+        if turn:
+            out["turn"] = turn
     return web.json_response(out)
 
 
@@ -158,7 +180,9 @@ async def feedback(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     try:
         payload = await read_json_capped(request, settings.max_body_bytes)
-    except (BodyTooLarge, ValueError):
+    except BodyTooLarge:
+        return json_error(413, f"That request is too large (over {settings.max_body_bytes:,} bytes).")
+    except ValueError:
         payload = None
     if not isinstance(payload, dict):
         return json_error(400, 'Please send JSON like {"ref": "...", "helpful": true}.')
@@ -203,9 +227,14 @@ async def escalate(request: web.Request) -> web.Response:
     if isinstance(result, web.Response):
         return result
     payload, question, answer = result
+    if payload.get("conversation") is not None and _conversation(payload) is None:
+        return json_error(400, BAD_CONVERSATION)
     reason = None if answer.decision == URGENT else ASKED_BY_USER
     esc, delivery = await _escalate(request, answer, question, payload, reason, f"web:{request.get(REQUEST_ID, '-')}")
     text = delivery_line(as_escalation(answer), delivery)
+    conv, turn = _conversation(payload), payload.get("turn")
+    if esc is not None and conv and isinstance(turn, str) and TURN_ID.match(turn):
+        await holder.service.attach_escalation(conv, turn, esc.id)  # its lead answer shows after a reload
     if esc is None:
         return web.json_response({"error": text, "delivery": delivery.as_dict()}, status=503)
     return web.json_response({"escalation": _escalation_json(esc), "delivery": delivery.as_dict(), "text": text},
@@ -221,6 +250,33 @@ async def escalation_status(request: web.Request) -> web.Response:
     except NotFound:
         return json_error(404, "No such escalation.")
     return web.json_response({"escalation": _escalation_json(esc)})
+
+
+async def history(request: web.Request) -> web.Response:
+    """The browser's conversation: each question, the reply it was shown, and the escalation as
+    it is now (so a lead answer that came since is there). Only the conversation whose id the
+    body carries; an id never seen gets an empty list, the same as one whose turns were purged."""
+    holder = request.app.get(ESCALATIONS)
+    if holder is None or holder.service is None:
+        return json_error(503, "Conversations are not kept on this server.")
+    settings = request.app[SETTINGS]
+    try:
+        payload = await read_json_capped(request, settings.max_body_bytes)
+    except BodyTooLarge:
+        return json_error(413, f"That request is too large (over {settings.max_body_bytes:,} bytes).")
+    except ValueError:
+        payload = None
+    if not isinstance(payload, dict) or not valid_conversation_id(payload.get("conversation")):
+        return json_error(400, 'Please send JSON like {"conversation": "<the id this page keeps>"}.')
+    try:
+        turns = await holder.service.history(payload["conversation"])
+    except Exception as exc:  # noqa: BLE001 - the store failed: say so, never a 500
+        return json_error(503, f"The conversation cannot be read just now ({type(exc).__name__}); "
+                               "please try again.")
+    return web.json_response({"turns": [
+        {"id": t.id, "question": t.question, "asked_at": iso(t.created_at), "reply": t.reply,
+         "escalation": _escalation_json(esc) if esc else None}
+        for t, esc in turns]})
 
 
 def _static(name: str):
@@ -240,3 +296,4 @@ def mount(app: web.Application) -> None:
     app.router.add_post("/api/escalate", escalate)
     app.router.add_get("/api/escalations/{id}", escalation_status)
     app.router.add_post("/api/feedback", feedback)
+    app.router.add_post("/api/history", history)

@@ -6,12 +6,13 @@ terminal and as markdown in a web page.
 from __future__ import annotations
 
 import re
-
 from dataclasses import replace
+from datetime import date
 
 from .decide.answer import AMBIGUOUS, ANSWER, ESCALATE, OUT_OF_SCOPE, URGENT, Answer, Citation
 from .escalations.delivery import DELIVERED, NOBODY, NOT_RECORDED, QUEUED, Delivery
 from .escalations.reach import CHANNEL_WORDS
+from .knowledge.notes import LEAD_ANSWER  # a citation's source when it is the lead's reviewed note
 
 _TAG = re.compile(r"<[^>]+>")
 
@@ -31,7 +32,46 @@ def clause_plain(text: str) -> str:
     return _TAG.sub("", text).replace("**", "")
 
 
+NOT_POLICY = "the lead's earlier answer to a similar question, not policy text"
+
+
+def is_note(c: Citation) -> bool:
+    return c.source == LEAD_ANSWER
+
+
+def long_date(iso: str) -> str:
+    """'2026-11-25' -> '25 November 2026' (as written when it is not a date)."""
+    try:
+        day = date.fromisoformat(iso)
+    except ValueError:
+        return iso
+    return f"{day.day} {day:%B %Y}"
+
+
+def note_label(c: Citation) -> str:
+    """How a lead's note is named wherever it is cited: never as a policy section."""
+    return f"Guidance from {c.author or 'the lead'}, {long_date(c.date)}"
+
+
+def cited_policies(citations: tuple[Citation, ...]) -> list[str]:
+    """The policies quoted (a lead's note is not one)."""
+    return sorted({c.policy for c in citations if not is_note(c)})
+
+
+def says(citations: tuple[Citation, ...]) -> str:
+    """What follows the school's name before an answer's quotes: ', Social Media Policy, says:',
+    naming the lead's earlier guidance apart from the policy when a note is cited."""
+    policies = ", ".join(cited_policies(citations))
+    if not any(is_note(c) for c in citations):
+        return f", {policies}, says:"
+    if not policies:
+        return ": the lead has answered a question like this before:"
+    return f", {policies}, says (with the lead's earlier guidance on a similar question):"
+
+
 def citation_label(c: Citation) -> str:
+    if is_note(c):
+        return f"{note_label(c)}: {NOT_POLICY}"
     return f"{c.policy}, section {c.clause_id} ({c.section}); stance: {STANCE_WORDS.get(c.stance, c.stance)}"
 
 
@@ -41,10 +81,12 @@ def _quotes(citations: tuple[Citation, ...]) -> list[str]:
     blocks, shown_lead_in = [], None
     for c in citations:
         lines = []
+        if is_note(c):
+            lines.append(f"**{note_label(c)}:**")
         if c.lead_in and c.lead_in != shown_lead_in:
             lines.append(f"> {clause_plain(c.lead_in)}")
         lines.append(f">   - {clause_plain(c.text)}" if c.lead_in else f"> {clause_plain(c.text)}")
-        lines.append(f"  [{citation_label(c)}]")
+        lines.append(f"  [{NOT_POLICY}]" if is_note(c) else f"  [{citation_label(c)}]")
         shown_lead_in = c.lead_in or None
         blocks.append("\n".join(lines))
     return blocks
@@ -138,10 +180,9 @@ def render_text(answer: Answer, delivery: Delivery | None = None) -> str:
         for c in answer.citations:
             parts.append(f"**{c.situation}?**\n" + _quotes((c,))[0])
     elif answer.decision == ANSWER:
-        policies = sorted({c.policy for c in answer.citations})
         if answer.headline:
             parts.append(f"**{answer.headline}**")
-        parts.append(f"**{answer.school_name}**, {', '.join(policies)}, says:")
+        parts.append(f"**{answer.school_name}**{says(answer.citations)}")
         parts.extend(_quotes(answer.citations))
     else:
         if answer.reason == OUT_OF_SCOPE:

@@ -31,6 +31,28 @@ def bundled_bot():
     return build_bot(Settings(knowledge_dir=bundled_knowledge_dir(), today=TODAY))
 
 
+# A lead's reusable answer saved for TSAT, and a similar question it answers (tests of how a
+# note is cited, in every channel's rendering).
+NOTE_QUESTION = "Can I use ChatGPT to help write my pupils' end of year reports?"
+NOTE_ANSWER = ("Yes, but never paste a pupil's name or any personal data into it, and check every word "
+               "yourself before the report goes home.")
+NOTE_SIMILAR = "is it ok to use an AI chatbot like chatgpt to draft reports for my class?"
+
+
+@pytest.fixture(scope="session")
+def noted_bot(tmp_path_factory):
+    """The bundled knowledge (a copy) with one lead's note saved for TSAT, and the bot over it."""
+    import shutil
+
+    from bot.knowledge.notes_write import Keep, save
+
+    root = tmp_path_factory.mktemp("noted") / "knowledge"
+    shutil.copytree(bundled_knowledge_dir(), root)
+    save(root, "tsat", Keep(note=True, keep_question=True, question=NOTE_QUESTION), answer=NOTE_ANSWER,
+         author="Ms A Lead", role="Online Safety Lead", day="2026-11-25", escalation_id="e5")
+    return build_bot(Settings(knowledge_dir=root, today=TODAY))
+
+
 def write(root: Path, rel: str, body: str) -> Path:
     path = root / rel
     path.parent.mkdir(parents=True, exist_ok=True)

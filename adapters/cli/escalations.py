@@ -12,6 +12,7 @@ from bot.escalations.model import ANSWERED, CLOSED, STATUSES, IllegalTransition,
 from bot.escalations.notify import default_registry
 from bot.escalations.service import EscalationService
 from bot.escalations.store import Conflict, StoreUnavailable
+from bot.knowledge.notes_write import Keep
 
 
 def _short(text: str, width: int) -> str:
@@ -73,9 +74,23 @@ async def _ack(service: EscalationService, args: argparse.Namespace) -> int:
 
 async def _answer(service: EscalationService, args: argparse.Namespace) -> int:
     text = args.text if args.text is not None else sys.stdin.read()
-    e = await service.answer(args.id, args.by, text)
+    keep = None
+    if (args.keep_question or args.question is not None or args.phrasing_for) and not (args.reusable or args.phrasing):
+        raise ValueError("--keep-question, --question and --phrasing-for go with --reusable or --phrasing; "
+                         "nothing was sent")
+    if args.reusable or args.phrasing:
+        question = args.question
+        if question is None and (args.keep_question or args.phrasing):
+            # The lead's say-so (--keep-question / --phrasing) for the question as asked, which
+            # `escalations show` printed for them to review; --question rewords it.
+            question = (await service.get(args.id)).question
+        keep = Keep(note=args.reusable, question=question or "", keep_question=args.keep_question,
+                    phrasing=args.phrasing, phrasing_for=args.phrasing_for or "")
+    e, outcome = await service.answer_and_keep(args.id, args.by, text, keep)
     print(f"{e.id} answered by {e.answered_by}; the answer is queued to the asker via {e.asker.platform}")
-    return 0
+    if outcome.message:
+        print(outcome.message, file=sys.stderr if outcome.error else sys.stdout)
+    return 1 if outcome.error else 0
 
 
 async def _close(service: EscalationService, args: argparse.Namespace) -> int:
@@ -96,7 +111,7 @@ COMMANDS = {"list": _list, "show": _show, "ack": _ack, "answer": _answer, "close
 def run(args: argparse.Namespace, settings) -> int:
     async def _go() -> int:
         async with open_store(settings) as store:
-            service = EscalationService(store, default_registry(settings))
+            service = EscalationService(store, default_registry(settings), knowledge_dir=settings.knowledge_dir)
             return await COMMANDS[args.esc_command](service, args)
 
     try:
@@ -143,6 +158,18 @@ def add_parser(sub) -> None:
     ans.add_argument("id")
     ans.add_argument("--by", required=True, type=_name, help="your name, as the asker will see it")
     ans.add_argument("--text", help="the answer (default: read from stdin)")
+    ans.add_argument("--reusable", action="store_true",
+                     help="also save the answer as guidance for the school (knowledge/notes/SCHOOL.yaml), "
+                          "cited to later askers of similar questions as your guidance, with its date")
+    ans.add_argument("--keep-question", action="store_true",
+                     help="with --reusable: keep the question with the note (as asked, or as --question words it)")
+    ans.add_argument("--phrasing", action="store_true",
+                     help="add the question (as asked, or as --question words it) as a phrasing of the clause "
+                          "or note that answers it (knowledge/phrasings/SCHOOL.yaml)")
+    ans.add_argument("--phrasing-for", metavar="CLAUSE",
+                     help="with --phrasing: the clause id it is a phrasing of (default: the note --reusable saves)")
+    ans.add_argument("--question", metavar="TEXT",
+                     help="the question as it should be kept, reworded by you (leave out any child's name)")
     close = esc_sub.add_parser("close", help="close an answered escalation")
     close.add_argument("id")
     close.add_argument("--unanswered", action="store_true",

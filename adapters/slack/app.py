@@ -27,7 +27,8 @@ from . import home
 from .answering import SlackAnswerer
 from .events import callback_problem
 from .inbox import Inbox, InboxItem
-from .notifier import ESC_ACK, ESC_ANSWER, ESC_ANSWER_VIEW, answer_modal
+from .lead_modal import answer_modal, submitted
+from .notifier import ESC_ACK, ESC_ANSWER, ESC_ANSWER_VIEW
 
 log = logging.getLogger("policybot.slack")
 
@@ -242,15 +243,43 @@ def register_lead_actions(app: AsyncApp, answerer: SlackAnswerer, client: AsyncW
     @app.action(ESC_ANSWER)
     async def open_answer(ack, body: dict) -> None:
         await ack()
-        await client.views_open(trigger_id=body["trigger_id"], view=answer_modal(body["actions"][0]["value"]))
+        esc_id = body["actions"][0]["value"]
+        esc = None
+        if answerer.escalations is not None:
+            try:  # the question and closest clauses, for the "keep for future questions" choices
+                esc = await answerer.escalations.get(esc_id)
+            except Exception as exc:  # noqa: BLE001 - the plain answer modal still opens
+                log.warning("slack answer modal without keep choices: escalation=%s error=%s", esc_id,
+                            type(exc).__name__)
+        await client.views_open(trigger_id=body["trigger_id"], view=answer_modal(esc_id, esc))
 
     @app.view(ESC_ANSWER_VIEW)
     async def submit_answer(ack, body: dict, view: dict) -> None:
-        text = (view["state"]["values"]["answer"]["text"].get("value") or "").strip()
-        if not text:
-            await ack(response_action="errors", errors={"answer": "Please type your answer."})
+        text, keep, errors = submitted(view)
+        if errors:
+            await ack(response_action="errors", errors=errors)
             return
         await ack()
-        if answerer.escalations is not None:
-            esc = await answerer.escalations.answer(view["private_metadata"], by=who(body), text=text)
-            log.info("slack lead answered: escalation=%s", esc.id)
+        if answerer.escalations is None:
+            return
+        user = (body.get("user") or {}).get("id", "")
+        try:
+            esc, outcome = await answerer.escalations.answer_and_keep(view["private_metadata"], by=who(body),
+                                                                      text=text, keep=keep, user_id=user)
+        except (IllegalTransition, NotFound, ValueError) as exc:
+            await tell_lead(user, str(exc))
+            return
+        log.info("slack lead answered: escalation=%s kept=%s", esc.id, "error" if outcome.error else
+                 ("yes" if outcome.message else "no"))
+        if outcome.message:  # saved as guidance (and where), or why it was not: the lead must know
+            await tell_lead(user, outcome.message)
+
+    async def tell_lead(user: str, text: str) -> None:
+        if not user:
+            return
+        try:
+            dm = await client.conversations_open(users=user)
+            await client.chat_postMessage(channel=dm["channel"]["id"], text=bk.escape(text), unfurl_links=False,
+                                          unfurl_media=False)
+        except Exception as exc:  # noqa: BLE001 - logged by id; the answer itself went out
+            log.error("slack: could not tell the lead the outcome: error=%s", type(exc).__name__)

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from bot.decide.answer import AMBIGUOUS, ANSWER, URGENT, Answer, Citation, sent_unasked
 from bot.escalations.delivery import Delivery
-from bot.render import STANCE_WORDS, clause_plain, delivery_line, urgent_headline, urgent_steps
+from bot.render import (NOT_POLICY, STANCE_WORDS, clause_plain, delivery_line, is_note, note_label, says,
+                        urgent_headline, urgent_steps)
 
 MAX_BLOCKS = 50
 MAX_SECTION = 3000
@@ -58,8 +59,12 @@ def _quote(text: str) -> str:
 
 
 def citation_blocks(c: Citation, heading: str = "") -> list[dict]:
-    """The clause quoted (with its lead-in), then its policy, section id and stance."""
+    """The clause quoted (with its lead-in), then its policy, section id and stance; a lead's
+    note is named as their guidance with its date, never as a policy section."""
     body = (f"*{escape(heading)}*\n" if heading else "")
+    if is_note(c):
+        body += f":memo: *{escape(note_label(c))}*\n" + _quote(c.text)
+        return [section(body), context(escape(NOT_POLICY[:1].upper() + NOT_POLICY[1:]) + ".")]
     if c.lead_in:
         body += _quote(c.lead_in) + "\n" + _quote("  - " + c.text)
     else:
@@ -94,8 +99,7 @@ def answer_blocks(answer: Answer, ref: str = "", question: str = "", buttons: bo
         for c in answer.citations:
             body += citation_blocks(c, heading=f"{c.situation}?")
     elif answer.decision == ANSWER:
-        policies = ", ".join(sorted({escape(c.policy) for c in answer.citations}))
-        head.append(section(f"*{school}*, {policies}, says:"))
+        head.append(section(f"*{school}*{escape(says(answer.citations))}"))
         for c in answer.citations:
             body += citation_blocks(c)
     else:

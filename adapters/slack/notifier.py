@@ -48,16 +48,6 @@ def lead_blocks(esc: Escalation, kind: str) -> list[dict]:
     return out
 
 
-def answer_modal(esc_id: str) -> dict:
-    return {"type": "modal", "callback_id": ESC_ANSWER_VIEW, "private_metadata": esc_id,
-            "title": {"type": "plain_text", "text": "Answer the question"},
-            "submit": {"type": "plain_text", "text": "Send answer"},
-            "blocks": [{"type": "input", "block_id": "answer",
-                        "label": {"type": "plain_text", "text": "Your answer (goes to the asker, attributed to you)"},
-                        "element": {"type": "plain_text_input", "action_id": "text", "multiline": True,
-                                    "max_length": 2900}}]}
-
-
 class SlackNotifier:
     def __init__(self, client: AsyncWebClient):
         self.client = client

@@ -243,10 +243,16 @@ class TeamsAnswerer:
                 text = str(inc.value.get("answer", "")).strip()
                 if not text:
                     return await self.notice(item, "Type your answer in the box on the card first.")
-                await self.escalations.answer(esc_id, by=by, text=text)
+                keep = cards.keep_from_submit(inc.value)  # ValueError: told, nothing sent
+                _, outcome = await self.escalations.answer_and_keep(esc_id, by=by, text=text, keep=keep,
+                                                                    user_id=inc.aad_id or inc.user_id)
                 note = "Sent: your answer goes to the person who asked, in their conversation, under your name."
+                if outcome.message:  # saved as guidance (and where), or why not: the lead must know
+                    note += " " + outcome.message
         except (IllegalTransition, NotFound) as exc:
             note = str(exc)
+        except ValueError as exc:
+            note = f"Not sent: {exc}. Change the choices on the card and press Send answer again."
         log.info("teams lead action: escalation=%s action=%s", esc_id, action)
         return await self.notice(item, note)
 

@@ -25,7 +25,9 @@ from typing import Any, Callable
 from bot.decide.answer import AMBIGUOUS, ANSWER, URGENT, Answer, Citation, sent_unasked
 from bot.escalations.model import NOTIFY_DEPUTY, REMIND, Escalation
 from bot.escalations.delivery import Delivery
-from bot.render import STANCE_WORDS, clause_plain, delivery_line, render_text, urgent_steps
+from bot.knowledge.notes_write import MAX_QUESTION_CHARS as MAX_QUESTION_TO_KEEP, Keep
+from bot.render import (NOT_POLICY, STANCE_WORDS, clause_plain, delivery_line, is_note, note_label, render_text, says,
+                        urgent_steps)
 
 # Teams renders Adaptive Cards up to schema 1.5 (desktop, web and mobile); a 1.6 card would
 # show only its fallbackText there.
@@ -43,6 +45,10 @@ ASK_LEAD = "ask_lead"
 ESC_ACK = "escalation_ack"
 ESC_ANSWER = "escalation_answer"
 ANSWER_INPUT_ID = "answer"  # the lead card's Input.Text; its value arrives under this key
+# The lead card's "keep for future questions" inputs (Input.Toggle values are "true" / "false").
+KEEP_NOTE_ID, KEEP_QUESTION_ID, KEEP_PHRASING_ID = "keep_note", "keep_question", "keep_phrasing"
+QUESTION_INPUT_ID, PHRASING_FOR_ID = "kept_question", "phrasing_for"
+NOTE_TARGET = "__note__"  # phrasing-for: the guidance note this answer becomes
 
 # Teams refuses a message over about 28 KB (the whole activity, card included). The card is
 # kept under this many bytes of JSON (measured with non-ASCII escaped, the larger encoding), which
@@ -54,6 +60,7 @@ MAX_QUESTION_CHARS = 4_000  # the question on the lead's card (the core refuses 
 MAX_ANSWER_CHARS = 2_900    # what the lead can type (Input.Text maxLength)
 MAX_LEAD_ANSWER_CHARS = 3_000  # an answer given on the CLI may be longer; shortened with a note
 MAX_BUTTON = 60
+MAX_KEPT_QUESTION_CHARS = MAX_QUESTION_TO_KEEP
 MAX_PLAIN = 20_000
 
 _ZWSP = "\u200b"
@@ -143,6 +150,12 @@ def _clause_items(c: Citation, heading: str = "", show_lead_in: bool = True) -> 
     items: list[dict] = []
     if heading:
         items.append(rich(run(heading, weight="Bolder")))
+    if is_note(c):  # the lead's guidance, set apart from policy text and never given a section
+        text, _ = shorten(clause_plain(c.text), MAX_CLAUSE_CHARS)
+        items.append(container([rich(run(note_label(c), weight="Bolder")), rich(run(text)),
+                                rich(run(NOT_POLICY[:1].upper() + NOT_POLICY[1:] + ".", isSubtle=True, italic=True))],
+                               style="accent"))
+        return items
     quote: list[dict] = []
     if c.lead_in and show_lead_in:
         quote.append(rich(run(clause_plain(c.lead_in))))
@@ -219,8 +232,7 @@ def answer_card(answer: Answer, *, ref: str, lead_name: str | None = None, can_a
         intro.append(rich("Your question could be about more than one situation in ", run(school, weight="Bolder"),
                           "'s policy. Did you mean:"))
     elif answer.decision == ANSWER:
-        policies = ", ".join(sorted({c.policy for c in answer.citations}))
-        intro.append(rich(run(school, weight="Bolder"), f", {policies}, says:"))
+        intro.append(rich(run(school, weight="Bolder"), says(answer.citations)))
     else:
         why = ("this doesn't look like a question about the social-media and online-safety policy"
                if answer.reason == "out_of_scope" else "I can't answer it with confidence from the policy")
@@ -321,10 +333,56 @@ def _lead_card(esc: Escalation, kind: str, question_chars: int) -> dict:
     body.append({"type": "Input.Text", "id": ANSWER_INPUT_ID, "isMultiline": True, "maxLength": MAX_ANSWER_CHARS,
                  "label": "Your answer (goes to the asker, attributed to you)",
                  "placeholder": "Type your answer, then Send answer"})
+    body.extend(_keep_inputs(esc, question_chars))
     actions = [submit("Acknowledge", {ACTION_KEY: ESC_ACK, "escalation": esc.id}),
                submit("Send answer", {ACTION_KEY: ESC_ANSWER, "escalation": esc.id}, style="positive")]
     fallback = f"{'URGENT: ' if esc.urgent else ''}A question from {esc.school_name} needs your answer ({esc.id})"
     return _card(body, actions, fallback)
+
+
+def _keep_inputs(esc: Escalation, question_chars: int) -> list[dict]:
+    """What the lead may let policybot keep: nothing unless a box is ticked. The question box
+    starts with the question as asked, for the lead to reword (it may name a child)."""
+    def toggle(input_id: str, title: str) -> dict:
+        return {"type": "Input.Toggle", "id": input_id, "title": inert(title), "value": "false",
+                "valueOn": "true", "valueOff": "false", "wrap": True}
+
+    question = {"type": "Input.Text", "id": QUESTION_INPUT_ID, "isMultiline": True,
+                "maxLength": MAX_KEPT_QUESTION_CHARS,
+                "label": "The question, as it should be kept (remove any child's name)"}
+    if esc.question:
+        question["value"] = inert(shorten(esc.question, min(question_chars, MAX_KEPT_QUESTION_CHARS))[0])
+    choices = [{"title": "The guidance I am saving now", "value": NOTE_TARGET}]
+    choices += [{"title": cut(inert(f"{c.clause_id}: {c.ref}"), 120), "value": c.clause_id} for c in esc.candidates]
+    return [
+        label("Keep for future questions (only what you tick):", weight="Bolder", spacing="Medium"),
+        toggle(KEEP_NOTE_ID, f"Save my answer as guidance for {esc.school_name}: shown to staff who ask "
+                             "something similar, as yours, with the date (leave out names)"),
+        toggle(KEEP_QUESTION_ID, "Keep the question below with that guidance"),
+        toggle(KEEP_PHRASING_ID, "Add the question below as a phrasing, so the bot recognises this wording"),
+        question,
+        {"type": "Input.ChoiceSet", "id": PHRASING_FOR_ID, "label": "The phrasing is for", "style": "compact",
+         "value": NOTE_TARGET, "choices": choices},
+    ]
+
+
+def keep_from_submit(value: dict) -> Keep | None:
+    """What the lead ticked on the card (None: nothing to keep). Raises ValueError with a
+    message for the lead when the choices make no sense (e.g. an empty question to keep)."""
+    def on(key: str) -> bool:
+        return str(value.get(key, "")).lower() == "true"
+
+    note, phrasing = on(KEEP_NOTE_ID), on(KEEP_PHRASING_ID)
+    if not (note or phrasing):
+        if on(KEEP_QUESTION_ID):
+            raise ValueError("keeping the question goes with saving your answer as guidance")
+        return None
+    target = str(value.get(PHRASING_FOR_ID) or NOTE_TARGET)
+    keep = Keep(note=note, question=str(value.get(QUESTION_INPUT_ID) or "").replace(_ZWSP, ""),
+                keep_question=note and on(KEEP_QUESTION_ID), phrasing=phrasing,
+                phrasing_for="" if target == NOTE_TARGET else target)
+    keep.check()
+    return keep
 
 
 def answer_to_asker_card(esc: Escalation, text: str, lead_display: str) -> dict:

@@ -106,7 +106,9 @@ async function loadSchools() {
   select.disabled = false;
   $("status").textContent = "";
   showSchool();
+  if (!historyShown) { historyShown = true; loadHistory(); }  // once the schools are known
 }
+let historyShown = false;
 
 function showSchool() {
   const school = schools[$("school").value];
@@ -136,6 +138,14 @@ function paragraphs(text) {
 }
 
 function clauseBlock(c) {
+  if (c.source === "lead answer") {
+    // The lead's earlier answer (a reviewed note): named as their guidance with its date, set
+    // apart from the policy's own text, never given a section or a stance.
+    return el("blockquote", { class: "clause note" },
+      el("p", { class: "note-label" }, `Guidance from ${c.author || "the lead"}, ${longDate(c.date)}`),
+      el("p", { class: "clause-text" }, c.display_text ?? c.text),
+      el("p", { class: "cite" }, "The lead's earlier answer to a similar question, not policy text."));
+  }
   const stanceClass = "stance stance-" + c.stance.replace(/[^a-z]+/g, "-");
   return el("blockquote", { class: "clause" },
     c.display_lead_in ? el("p", { class: "lead-in" }, c.display_lead_in) : null,
@@ -151,6 +161,53 @@ function clauseBlock(c) {
 // answer when it comes (the page polls GET /api/escalations/{id}). ---
 const CLIENT_KEY = "policybot.client";
 const POLL_MS = 15000;
+
+// The conversation: its id is kept in this browser (localStorage) and is the only key to its
+// history on the server, so it is 128 random bits; "New conversation" forgets it.
+const CONVERSATION_KEY = "policybot.conversation";
+
+function randomHex(bytes) {
+  return Array.from(crypto.getRandomValues(new Uint8Array(bytes)), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+function conversationId() {
+  let id = localStorage.getItem(CONVERSATION_KEY);
+  if (!id || !/^[A-Za-z0-9_-]{32,128}$/.test(id)) {
+    id = randomHex(16);
+    localStorage.setItem(CONVERSATION_KEY, id);
+  }
+  return id;
+}
+
+async function loadHistory() {
+  // After a reload (or a closed tab): the questions asked here, the replies shown, and any lead
+  // answer that arrived since. Nothing to show (or no store on this server) leaves the chat empty.
+  let response;
+  try {
+    response = await api("/api/history", {
+      method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ conversation: conversationId() }),
+    });
+  } catch (e) { return; }
+  if (!response.ok) return;
+  const turns = (await response.json()).turns || [];
+  if (!turns.length) return;
+  $("chat").append(el("p", { class: "history-note" }, "Earlier in this conversation"));
+  for (const turn of turns) {
+    $("chat").append(el("p", { class: "msg user" }, turn.question));
+    const data = { ...turn.reply, question: turn.question, turn: turn.id };
+    if (turn.escalation) data.escalation = turn.escalation;
+    if (turn.escalation && !data.delivery) data.asked = turn.escalation;  // "Ask <lead>" was pressed
+    $("chat").append(renderAnswer(data));
+  }
+  $("chat").lastElementChild.scrollIntoView({ block: "end" });
+}
+
+function newConversation() {
+  localStorage.removeItem(CONVERSATION_KEY);
+  $("chat").replaceChildren();
+  conversationId();
+}
 
 function clientId() {
   let id = sessionStorage.getItem(CLIENT_KEY);
@@ -168,9 +225,16 @@ function escalationNote(esc, deliveryText, state) {
   if (esc) {
     const answer = el("div", { class: "lead-answer", hidden: true });
     note.append(answer);
-    pollEscalation(esc.id, answer);
+    if (esc.answer) showLeadAnswer(answer, esc);  // it came while this page was closed
+    else pollEscalation(esc.id, answer);
   }
   return note;
+}
+
+function showLeadAnswer(slot, esc) {
+  slot.hidden = false;
+  slot.replaceChildren(el("p", { class: "badge" }, `Answer from ${esc.answered_by || esc.lead}`),
+                       ...paragraphs(esc.answer));
 }
 
 async function pollEscalation(id, slot) {
@@ -179,9 +243,7 @@ async function pollEscalation(id, slot) {
     if (response.ok) {
       const esc = (await response.json()).escalation;
       if (esc.answer) {
-        slot.hidden = false;
-        slot.replaceChildren(el("p", { class: "badge" }, `Answer from ${esc.answered_by || esc.lead}`),
-                             ...paragraphs(esc.answer));
+        showLeadAnswer(slot, esc);
         return;
       }
     }
@@ -195,6 +257,10 @@ function escalationSlot(school, data) {
     slot.append(escalationNote(data.escalation, data.delivery_text, data.delivery.state));
     return slot;
   }
+  if (data.asked) {  // from the history: the asker pressed "Ask <lead>" under this answer
+    slot.append(escalationNote(data.asked, `You asked ${data.asked.lead} (ref ${data.asked.id}).`, "asked"));
+    return slot;
+  }
   if (!school || !school.can_escalate || data.decision === "urgent") return slot;
   // An off-topic question is not sent unasked: the asker may still send it ("anyway").
   const anyway = data.reason === "out_of_scope" ? " anyway" : "";
@@ -204,7 +270,8 @@ function escalationSlot(school, data) {
     try {
       const response = await api("/api/escalate", {
         method: "POST", headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ school: data.school, question: data.question, client: clientId() }),
+        body: JSON.stringify({ school: data.school, question: data.question, client: clientId(),
+                               conversation: conversationId(), turn: data.turn }),
       });
       if (!response.ok) throw new Error(await errorMessage(response));
       const sent = await response.json();
@@ -222,7 +289,10 @@ function renderAnswer(data) {
   const school = schools[data.school];
   const lead = leadDisplay(data.lead);
   const box = el("article", { class: `msg bot decision-${data.decision}` });
-  const badge = { answer: "Answer from your policy", escalate: `Goes to ${lead}`,
+  const cited = (data.citations || []).map((c) => c.source === "lead answer");
+  const fromPolicy = cited.every((note) => !note) ? "Answer from your policy"
+    : cited.some((note) => !note) ? "Answer from your policy and your lead's guidance" : "Answer from your lead's guidance";
+  const badge = { answer: fromPolicy, escalate: `Goes to ${lead}`,
                   urgent: "URGENT: live safeguarding concern" }[data.decision] || data.decision;
   box.append(el("p", { class: "badge" }, badge));
 
@@ -241,8 +311,13 @@ function renderAnswer(data) {
                            `${school ? school.name : data.school}'s policy. Did you mean:`));
     data.citations.forEach((c) => box.append(el("p", { class: "situation" }, `${c.situation}?`), clauseBlock(c)));
   } else if (data.decision === "answer") {
-    const policies = [...new Set(data.citations.map((c) => c.policy))].join(", ");
-    box.append(el("p", {}, `${school ? school.name : data.school}, ${policies}, says:`));
+    const policies = [...new Set(data.citations.filter((c) => c.source !== "lead answer").map((c) => c.policy))]
+      .sort().join(", ");
+    const name = school ? school.name : data.school;
+    const notes = data.citations.some((c) => c.source === "lead answer");
+    box.append(el("p", {}, !notes ? `${name}, ${policies}, says:`
+      : policies ? `${name}, ${policies}, says (with the lead's earlier guidance on a similar question):`
+      : `${name}: the lead has answered a question like this before:`));
   } else {
     box.append(paragraphs(data.text)[0]);
     if (data.citations.length) {
@@ -313,7 +388,7 @@ async function ask(event) {
   try {
     const response = await api("/api/ask", {
       method: "POST", headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ school: slug, question, client: clientId() }),
+      body: JSON.stringify({ school: slug, question, client: clientId(), conversation: conversationId() }),
     });
     addMessage(response.ok ? renderAnswer({ ...(await response.json()), question })
                            : el("p", { class: "msg bot error" }, await errorMessage(response)));
@@ -331,5 +406,6 @@ document.addEventListener("DOMContentLoaded", () => {
   $("question").addEventListener("keydown", (event) => {
     if (event.key === "Enter" && !event.shiftKey) { event.preventDefault(); $("ask-form").requestSubmit(); }
   });
+  $("new-conversation").addEventListener("click", newConversation);
   loadSchools();
 });

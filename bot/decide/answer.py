@@ -64,12 +64,16 @@ class Citation:
     score: float = 0.0
     situation: str = ""  # what the clause is about, in staff words (its first `about` phrasing)
     strength: float = 1.0  # relevance relative to the best clause found
+    source: str = "policy"  # "policy", or "lead answer": the lead's reviewed note (knowledge/notes/)
+    author: str = ""  # a note's author as shown, "Ms A Lead (Online Safety Lead)"
+    date: str = ""  # a note's date, YYYY-MM-DD
 
     def as_dict(self) -> dict:
-        """The batch contract's citation: id, section, policy, text, school (+ stance, lead_in)."""
+        """The batch contract's citation: id, section, policy, text, school (+ stance, lead_in;
+        source, and for a lead's note its author and date)."""
         return {"id": self.clause_id, "section": self.section, "policy": self.policy, "text": self.text,
                 "school": self.school, "stance": self.stance, "lead_in": self.lead_in,
-                "situation": self.situation}
+                "situation": self.situation, "source": self.source, "author": self.author, "date": self.date}
 
 
 @dataclass(frozen=True)
@@ -239,7 +243,7 @@ class PolicyBot:
             policy = school.policy(c.policy_id)
             out.append(Citation(c.id, c.section, policy.title, policy.id, c.text, c.school, c.stance,
                                 c.lead_in, round(p, 4), c.about[0] if c.about else c.section,
-                                round(p / top, 3)))
+                                round(p / top, 3), c.source, c.author, c.date))
         return tuple(out)
 
     def _build(self, school: School, decision: str, confidence: float, reason: str,

@@ -10,17 +10,22 @@ import asyncio
 import logging
 import time
 import uuid
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from pathlib import Path
 from typing import Callable
 
 from ..decide.answer import URGENT as URGENT_DECISION
 from ..decide.answer import Answer
+from ..knowledge.notes import LEAD_ANSWER
+from ..knowledge.notes_write import Keep, Kept, KnowledgeWriteError, save as save_knowledge
 from . import routing
 from .delivery import QUEUED, Delivery, not_recorded, summarise
+from .conversations import Turn, conversation_key, new_turn_id
 from .gaps import Gap, gaps
 from .feedback import ANSWERED_EVENT, FeedbackRecord, SchoolFeedback, report
 from .model import (ACKNOWLEDGED, ANSWER_TO_ASKER, ANSWERED, ASKED_BY_USER, CLOSED, REASONS, URGENT, Asker,
-                    Candidate, Escalation, OutboxMessage, check_transition)
+                    Candidate, Escalation, NotFound, OutboxMessage, check_transition)
 from .notify import NotifierRegistry
 from .store import EscalationStore
 
@@ -49,12 +54,51 @@ def answer_text_for_asker(esc: Escalation, by: str, text: str) -> str:
             f"(ref {esc.id}):\n\n{quoted}")
 
 
+def author_of(esc: Escalation, by: str, user_id: str = "") -> tuple[str, str]:
+    """(name, role) for a note's author: the lead's or deputy's own name and role when `by` is
+    their name or `user_id` their Slack / Teams id, else `by` as given and no role."""
+    for contact in (esc.lead, esc.deputy):
+        named = contact.name and by.strip().lower() == contact.name.lower()
+        same_id = user_id and user_id in (contact.slack_user_id, contact.teams_user_id)
+        if named or same_id:
+            return (contact.name or by.strip(), contact.role)
+    return by.strip(), ""
+
+
+@dataclass(frozen=True)
+class KeepOutcome:
+    """What became of the lead's "keep this" choices, in words for the lead."""
+
+    kept: Kept | None = None
+    error: str = ""
+
+    @property
+    def message(self) -> str:
+        if self.error:
+            return f"Your answer was sent, but it was NOT saved as guidance: {self.error}."
+        k = self.kept
+        if k is None or not (k.note_id or k.phrasing_for or k.notes):
+            return ""
+        parts = []
+        if k.note_id:
+            parts.append(f"Saved as guidance {k.note_id} in {k.note_file}")
+        if k.phrasing_for:
+            parts.append(f"the question was added as a phrasing of {k.phrasing_for} in {k.phrasing_file}")
+        parts.extend(k.notes)
+        live = " It is used from the next time policybot loads its knowledge (restart or reload)." if (
+            k.note_id or k.phrasing_for) else ""
+        said = "; ".join(parts)
+        return said[:1].upper() + said[1:] + "." + live
+
+
 class EscalationService:
     def __init__(self, store: EscalationStore, registry: NotifierRegistry, clock: Callable[[], float] = time.time,
-                 wake: Callable[[], None] | None = None):
+                 wake: Callable[[], None] | None = None, knowledge_dir: Path | None = None):
         """`registry`: the channels that can be delivered to, which routing picks from.
-        `wake`: tells the outbox worker in this process that new messages are due now."""
+        `wake`: tells the outbox worker in this process that new messages are due now.
+        `knowledge_dir`: where a lead's reusable answers are written (None: they cannot be)."""
         self.store, self.registry, self.clock, self.wake = store, registry, clock, wake
+        self.knowledge_dir = knowledge_dir
         self.write_error = ""  # the last failed write, until one succeeds
 
     async def escalate_and_report(self, answer: Answer, question: str, asker: Asker, reason: str | None = None,
@@ -108,7 +152,8 @@ class EscalationService:
         esc = Escalation(
             id=new_escalation_id(), school=answer.school, school_name=answer.school_name, asker=asker,
             question=question, reason=reason, urgent=urgent, concern=answer.concern,
-            candidates=tuple(Candidate(c.clause_id, f"{c.policy}, {c.section}") for c in answer.citations),
+            candidates=tuple(Candidate(c.clause_id, f"guidance from {c.author}, {c.date}" if c.source == LEAD_ANSWER
+                                       else f"{c.policy}, {c.section}") for c in answer.citations),
             lead=answer.lead, deputy=answer.deputy, dedupe_key=dedupe_key, created_at=now)
         messages = routing.initial_messages(esc, self.registry.channels(), now)
         stored, created = await self.store.create(esc, messages)
@@ -154,6 +199,34 @@ class EscalationService:
             log.warning("escalation %s: no notifier for %r here; the answer waits in the outbox until one runs",
                         esc.id, a.platform)
         return updated
+
+    async def answer_and_keep(self, escalation_id: str, by: str, text: str, keep: Keep | None = None,
+                              user_id: str = "") -> tuple[Escalation, KeepOutcome]:
+        """answer(), then what the lead chose to keep: the answer as a reviewed note for the
+        school, the question (as the lead reworded it) as a phrasing. The answer goes to the
+        asker first, whatever happens to the files; a failed write is the lead's to know (the
+        outcome's message), never silent. Without a say-so nothing is written. A request that
+        makes no sense (e.g. keep an empty question) is refused before anything is sent."""
+        if keep is not None:
+            keep.check()
+        esc = await self.answer(escalation_id, by, text)
+        if keep is None or not keep.wanted:
+            return esc, KeepOutcome()
+        if self.knowledge_dir is None:
+            return esc, KeepOutcome(error="saving answers as guidance is not set up in this process")
+        name, role = author_of(esc, by, user_id)
+        day = datetime.fromtimestamp(self.clock(), timezone.utc).date().isoformat()
+        try:
+            kept = await asyncio.to_thread(save_knowledge, self.knowledge_dir, esc.school, keep, answer=esc.answer_text,
+                                           author=name, role=role, day=day, escalation_id=esc.id)
+        except (KnowledgeWriteError, ValueError) as exc:
+            log.error("escalation %s: lead's answer not kept: %s", esc.id, type(exc).__name__)
+            return esc, KeepOutcome(error=str(exc))
+        except Exception as exc:  # noqa: BLE001 - the lead must hear of any failure
+            log.exception("escalation %s: lead's answer not kept", esc.id)
+            return esc, KeepOutcome(error=f"{type(exc).__name__}: {exc}")
+        log.info("escalation %s: kept note=%s phrasing_for=%s", esc.id, kept.note_id or "-", kept.phrasing_for or "-")
+        return esc, KeepOutcome(kept)
 
     async def close(self, escalation_id: str) -> Escalation:
         esc = await self.store.get(escalation_id)
@@ -203,6 +276,42 @@ class EscalationService:
         log.info("feedback recorded: ref=%s platform=%s school=%s decision=%s helpful=%s clauses=%s", answer_ref,
                  platform, vote.school, vote.decision, helpful, ",".join(vote.clauses) or "-")
         return True
+
+    # -- the web chat's conversations (see conversations.py) ----------------------------------
+    async def record_turn(self, conversation_id: str, school: str, question: str, reply: dict,
+                          escalation_id: str | None = None) -> str:
+        """Keep one question and the reply shown for the browser's conversation; the turn's id,
+        or "" when the write failed (logged by id: the asker still has the reply on screen)."""
+        turn = Turn(new_turn_id(), conversation_key(conversation_id), school, question, reply, escalation_id,
+                    self.clock())
+        try:
+            await self.store.add_turn(turn)
+        except Exception as exc:  # noqa: BLE001 - history must never stop an answer
+            log.error("conversation turn not recorded: school=%s error=%s", school, type(exc).__name__)
+            return ""
+        return turn.id
+
+    async def attach_escalation(self, conversation_id: str, turn_id: str, escalation_id: str) -> bool:
+        """The asker pressed "Ask <lead>" under a turn; False when it is not a turn of theirs."""
+        try:
+            return await self.store.attach_escalation(conversation_key(conversation_id), turn_id, escalation_id)
+        except Exception as exc:  # noqa: BLE001 - the escalation itself is recorded
+            log.error("conversation turn not linked: escalation=%s error=%s", escalation_id, type(exc).__name__)
+            return False
+
+    async def history(self, conversation_id: str) -> list[tuple[Turn, Escalation | None]]:
+        """The conversation's turns, oldest first, each with its escalation as it is now (so a
+        lead answer that came after the reply is there). Nothing for an unknown id."""
+        out = []
+        for turn in await self.store.turns(conversation_key(conversation_id)):
+            esc = None
+            if turn.escalation_id:
+                try:
+                    esc = await self.store.get(turn.escalation_id)
+                except NotFound:
+                    esc = None
+            out.append((turn, esc))
+        return out
 
     async def gaps(self, school: str, since: float | None = None) -> list[Gap]:
         """Escalated and "not helpful" questions, grouped by the clause they came nearest."""

@@ -13,6 +13,7 @@ from abc import ABC, abstractmethod
 from importlib import resources
 from typing import Any, Iterable, Mapping, Sequence
 
+from .conversations import MAX_TURNS, Turn
 from .feedback import ANSWERED_EVENT, VOTE_EVENT, FeedbackRecord
 from .model import (CANCELLED, CLOSED, FAILED, OPEN, PENDING, REROUTED, SENDING, SENT, Asker, Candidate, ContactRef, Escalation, NotFound, OutboxMessage, check_transition)
 
@@ -251,7 +252,32 @@ class EscalationStore(ABC):
             # Feedback keeps its question text as long: blanked once the answer is that old.
             await tx.execute("UPDATE feedback SET question = '', purged_at = ? WHERE created_at < ? "
                              "AND purged_at IS NULL AND question IS NOT NULL AND question <> ''", now, closed_before)
+            # The web chat's conversations hold question and reply text only: gone once that old.
+            await tx.execute("DELETE FROM conversation_turns WHERE created_at < ?", closed_before)
             return purged
+
+    # -- the web chat's conversations (see conversations.py) ---------------------------------
+    async def add_turn(self, turn: Turn) -> None:
+        async with self._tx() as tx:
+            await tx.execute("INSERT INTO conversation_turns (id, conversation_key, school, question, reply, "
+                             "escalation_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)", turn.id,
+                             turn.conversation_key, turn.school, turn.question, json.dumps(turn.reply),
+                             turn.escalation_id, turn.created_at)
+
+    async def attach_escalation(self, conversation_key: str, turn_id: str, escalation_id: str) -> bool:
+        """The asker pressed "Ask <lead>" under a turn: its lead answer belongs to that turn.
+        Only a turn of that same conversation (False otherwise, nothing changed)."""
+        async with self._tx() as tx:
+            return bool(await tx.execute("UPDATE conversation_turns SET escalation_id = ? WHERE id = ? AND "
+                                         "conversation_key = ?", escalation_id, turn_id, conversation_key))
+
+    async def turns(self, conversation_key: str, limit: int = MAX_TURNS) -> list[Turn]:
+        """The conversation's newest `limit` turns, oldest first."""
+        async with self._tx() as tx:
+            rows = await tx.fetch("SELECT * FROM conversation_turns WHERE conversation_key = ? "
+                                  "ORDER BY created_at DESC, id DESC LIMIT ?", conversation_key, limit)
+        return [Turn(r["id"], r["conversation_key"], r["school"], r["question"], json.loads(r["reply"]),
+                     r["escalation_id"], r["created_at"]) for r in reversed(rows)]
 
     # -- feedback (see feedback.py for the design) ------------------------------------------
     async def record_answer(self, record: FeedbackRecord) -> bool:

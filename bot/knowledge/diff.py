@@ -11,8 +11,9 @@ Reading is kept apart from comparing: `read_policy_file` is the only function he
 touches the disk; `diff_policies`, `report_text`, `report_json` and `carry_over` are pure
 functions of the loaded versions and the new file's text, so tests need no files.
 
-"Lead answers" (reviewed notes a lead attaches to a clause) do not exist in this codebase
-yet; nothing here carries them over or flags them, and the report says so.
+Lead answers (knowledge/notes/) and the phrasings a lead approved (knowledge/phrasings/) live
+beside the policy, not in it, so a new version leaves them as they are; the report says so, and
+that `kb check` names a phrasing whose clause id the new version removed or renumbered.
 """
 from __future__ import annotations
 
@@ -37,8 +38,9 @@ UNCHANGED, RENUMBERED, REWORDED, REMOVED, ADDED = "unchanged", "renumbered", "re
 KINDS = (UNCHANGED, RENUMBERED, REWORDED, REMOVED, ADDED)
 METADATA_KEYS = ("title", "adopted", "reviewed", "next_review")
 
-LEAD_ANSWERS_NOTE = ("Lead answers (reviewed notes attached to a clause) do not exist in policybot yet: "
-                     "only about phrasings and stance overrides are carried over or flagged.")
+LEAD_ANSWERS_NOTE = ("Lead answers (knowledge/notes/) and lead-approved phrasings (knowledge/phrasings/) are "
+                     "kept apart from the policy and are not changed here; after the update, kb check names "
+                     "any approved phrasing whose clause id was removed or renumbered.")
 
 
 def review_comment(old_name: str) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import calendar
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -16,6 +16,8 @@ from typing import Any
 from ..decide import stance as stance_mod
 from ..retrieval.text import collapse_ws
 from .concerns import EMPTY_BANK, ConcernBank, load_concern_bank
+from . import notes as notes_mod
+from .notes import LEAD_ANSWER, NOTES_POLICY_ID, NOTES_SECTION, NOTES_TITLE, POLICY
 from .yamlio import LineMap, YamlError, load_yaml
 
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -62,6 +64,13 @@ class Clause:
     stance: str = stance_mod.INFORMATION
     file: str = ""
     line: int = 0
+    source: str = POLICY  # POLICY, or LEAD_ANSWER for a lead's reviewed note (knowledge/notes/)
+    author: str = ""      # a note's author as shown: "Ms A Lead (Online Safety Lead)"
+    date: str = ""        # a note's date, YYYY-MM-DD
+
+    @property
+    def is_note(self) -> bool:
+        return self.source == LEAD_ANSWER
 
 
 @dataclass(frozen=True)
@@ -89,12 +98,18 @@ class School:
     lead: Contact
     deputy: Contact
     policies: tuple[Policy, ...]
+    notes: tuple[Clause, ...] = ()  # the lead's reviewed answers (knowledge/notes/<slug>.yaml)
 
     @property
     def clauses(self) -> tuple[Clause, ...]:
-        return tuple(c for p in self.policies for c in p.clauses)
+        """Every clause retrieval searches: the policies' and the lead's notes."""
+        return tuple(c for p in self.policies for c in p.clauses) + self.notes
 
     def policy(self, policy_id: str) -> Policy:
+        """A policy by id; notes' id gives a stand-in "policy" (never overdue, not listed in
+        `policies`), so code that names a clause's policy names a note's origin too."""
+        if policy_id == NOTES_POLICY_ID:
+            return Policy(NOTES_POLICY_ID, self.slug, NOTES_TITLE, "", date.max, clauses=self.notes)
         return next(p for p in self.policies if p.id == policy_id)
 
 
@@ -429,11 +444,45 @@ def load_knowledge(root: Path) -> KnowledgeBase:
         synonyms = _load_synonyms(c, syn_path, c.load(syn_path))
     if not school_files:
         c.add(schools_dir, 0, "no school files")
+    notes_mod.orphan_files(c, root, known)
+    schools = {slug: _with_notes(c, root, school) for slug, school in schools.items()}
     concerns = load_concern_bank(c, concern_root(root))
     if c.problems:
         raise KnowledgeError(c.problems)
     return KnowledgeBase(root=root, schools=schools, synonyms=synonyms, school_synonyms=school_synonyms,
                          concerns=concerns)
+
+
+def _with_notes(c: _Collector, root: Path, school: School) -> School:
+    """The school with its lead's notes as clauses and its approved phrasings merged into the
+    `about` of the clause or note each names (knowledge/notes/, knowledge/phrasings/)."""
+    notes: list[Clause] = []
+    path = root / notes_mod.NOTES_DIR / f"{school.slug}.yaml"
+    if path.exists():
+        taken = {cl.id for cl in school.clauses}
+        for n in notes_mod.load_notes(c, path, school.slug, CLAUSE_ID, stance_mod.STANCES, taken):
+            about = tuple(dict.fromkeys(p for p in ((n.question,) if n.question else ()) + n.about))
+            notes.append(Clause(id=n.id, school=school.slug, policy_id=NOTES_POLICY_ID, section=NOTES_SECTION,
+                                text=collapse_ws(n.text), about=about,
+                                stance=n.stance or stance_mod.INFORMATION, file=n.file, line=n.line,
+                                source=LEAD_ANSWER, author=n.author_display, date=n.date))
+    school = replace(school, notes=tuple(notes))
+    path = root / notes_mod.PHRASINGS_DIR / f"{school.slug}.yaml"
+    if not path.exists():
+        return school
+    extra: dict[tuple[str, str], list[str]] = {}
+    everything = list(school.clauses)
+    for p in notes_mod.load_phrasings(c, path, school.slug):
+        target = notes_mod.resolve_phrasing(c, p, everything)
+        if target is not None:
+            extra.setdefault((target.policy_id, target.id), []).append(p.about)
+
+    def merged(cl: Clause) -> Clause:
+        more = extra.get((cl.policy_id, cl.id))
+        return replace(cl, about=tuple(dict.fromkeys(cl.about + tuple(more)))) if more else cl
+
+    policies = tuple(replace(p, clauses=tuple(merged(cl) for cl in p.clauses)) for p in school.policies)
+    return replace(school, policies=policies, notes=tuple(merged(n) for n in school.notes))
 
 
 def concern_root(root: Path) -> Path:

@@ -50,6 +50,19 @@ def policies_for(root: Path, slug: str) -> list[str]:
 
 
 _EXPLAIN = (
+    (r"note .*'(text|author|date|source|id)' is missing",
+     lambda m: {"text": "A note is the lead's answer: give it under 'text:'.",
+                "author": "Give who gave the answer under 'author:' (and 'role:'): staff are shown it as their "
+                          "guidance, by name.",
+                "date": "Give the day the answer was given under 'date:', written YYYY-MM-DD: staff are shown it.",
+                "source": "A note needs 'source: lead answer', which marks it as the lead's guidance, not policy.",
+                "id": "Give the note an id (policybot writes note-<escalation id>); ids must be unique in the "
+                      "school."}[m[1]]),
+    (r"note .*source must be",
+     lambda m: "Notes are the lead's answers; write 'source: lead answer' (policy text belongs in policies/)."),
+    (r"phrasing for '.+': no such clause",
+     lambda m: "A phrasing names a clause (or note) of this school by its id: correct the id, e.g. after a policy "
+               "update renumbered the clause, or delete the phrasing."),
     (r"school has no (lead|deputy)",
      lambda m: f"Add the {m[1]} to the school file: the person questions go to"
                + (" when the bot cannot answer" if m[1] == "lead" else " when the lead does not answer in time")

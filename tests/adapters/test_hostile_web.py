@@ -116,8 +116,11 @@ JSON_VALUES = st.recursive(JSON_LEAVES, lambda kids: st.lists(kids, max_size=4)
                            | st.dictionaries(st.text(max_size=8), kids, max_size=4), max_leaves=12)
 ANY_TEXT = st.text(st.characters(blacklist_categories=()), max_size=300)
 SCHOOLS = st.sampled_from(["tsat", "lzw", "nowhere", ""]) | ANY_TEXT
+CONVERSATIONS = st.sampled_from(["0123456789abcdef" * 2, "f" * 64]) | ANY_TEXT | JSON_VALUES
 ASK_BODIES = (st.fixed_dictionaries({"school": SCHOOLS, "question": ANY_TEXT | JSON_VALUES},
-                                    optional={"client": JSON_VALUES}).map(lambda d: json.dumps(d).encode())
+                                    optional={"client": JSON_VALUES, "conversation": CONVERSATIONS,
+                                              "turn": st.just("t0123456789abcdef") | JSON_VALUES}
+                                    ).map(lambda d: json.dumps(d).encode())
               | JSON_VALUES.map(lambda v: json.dumps(v).encode())
               | st.binary(max_size=300)
               | st.integers(1, 3000).map(lambda n: (b"[" * n) + (b"]" * n)))
@@ -145,4 +148,45 @@ async def test_fuzz_escalation_status(serve_app, client, settings, tmp_path_fact
         assert resp.status in (200, 404, 405) or resp.status < 500, (resp.status, raw[:200])
         if resp.status == 404 and resp.content_type == "application/json":
             assert "error" in json.loads(raw)
+    await _healthy(client, base)
+
+
+# Bodies over the cap (POLICYBOT_MAX_BODY_BYTES, 32,768 by default) must be a 413, never a 400 or a 500.
+OVERSIZED = st.integers(32_800, 40_000).map(lambda n: b'{"ref": "web:' + b"x" * n + b'", "helpful": true}')
+FEEDBACK_BODIES = (st.fixed_dictionaries({"ref": st.just("web:0000000000000000") | ANY_TEXT | JSON_VALUES,
+                                          "helpful": JSON_VALUES}, optional={"client": JSON_VALUES}
+                                         ).map(lambda d: json.dumps(d).encode())
+                   | JSON_VALUES.map(lambda v: json.dumps(v).encode())
+                   | st.binary(max_size=300)
+                   | st.integers(1, 3000).map(lambda n: (b"[" * n) + (b"]" * n))
+                   | OVERSIZED)
+
+
+@given(body=FEEDBACK_BODIES)
+async def test_fuzz_feedback(serve_app, client, settings, tmp_path_factory, body):
+    base, _ = await _shared(serve_app, client, settings, tmp_path_factory)
+    status, content_type, raw = await _post(client, base + "/api/feedback", body)
+    out = _sane(status, content_type, raw)
+    assert status in (200, 400, 404, 413), (status, out)
+    if len(body) > 32_768:
+        assert status == 413
+    await _healthy(client, base)
+
+
+HISTORY_BODIES = (st.fixed_dictionaries({"conversation": CONVERSATIONS}).map(lambda d: json.dumps(d).encode())
+                  | JSON_VALUES.map(lambda v: json.dumps(v).encode())
+                  | st.binary(max_size=300)
+                  | OVERSIZED)
+
+
+@given(body=HISTORY_BODIES)
+async def test_fuzz_history(serve_app, client, settings, tmp_path_factory, body):
+    base, _ = await _shared(serve_app, client, settings, tmp_path_factory)
+    status, content_type, raw = await _post(client, base + "/api/history", body)
+    out = _sane(status, content_type, raw)
+    assert status in (200, 400, 413), (status, out)
+    if status == 200:
+        assert isinstance(out["turns"], list)
+    if len(body) > 32_768:
+        assert status == 413
     await _healthy(client, base)

@@ -3,6 +3,7 @@ cited clause and its stance; markup in data renders as text; the token is asked 
 from __future__ import annotations
 
 import os
+import re
 
 
 import pytest
@@ -260,3 +261,86 @@ async def test_helpful_button_records_the_vote(page, serve_app, settings, tmp_pa
     assert [(r.asker_id, r.helpful) for r in votes] == [(vote.asker_id, False)]
     report = await app[ESCALATIONS].service.feedback_report(school="tsat")
     assert report["tsat"].totals.as_dict() == {"answered": 1, "helpful": 0, "not_helpful": 1, "escalated": 0}
+
+
+SHOTS = __import__("pathlib").Path("/tmp/wt14-shots")
+
+
+async def test_the_conversation_and_a_later_lead_answer_survive_a_reload(page, serve_app, settings, tmp_path):
+    """Ask twice (one answered, one escalated), reload: both are there. The lead answers (through
+    the escalation service, as Slack, Teams or the CLI would), reload: the answer is shown. Another
+    browser (a fresh context) sees none of it; "New conversation" starts afresh."""
+    from playwright.async_api import expect
+
+    from adapters.escalation_wiring import ESCALATIONS
+
+    base, app = await serve_app(with_(settings, db_path=tmp_path / "esc.sqlite3"), escalations=True)
+    await page.goto(f"{base}/")
+    await expect(page.locator("#school option[value=tsat]")).to_have_count(1)
+    await page.select_option("#school", "tsat")
+    await page.fill("#question", "can I follow a parent back on insta?")
+    await page.click("#ask-button")
+    await expect(page.locator("article.msg.bot")).to_have_count(1)
+    shown_first = await page.locator("article.msg.bot").first.locator(".clause-id").all_text_contents()
+    assert shown_first
+    await page.fill("#question", "Jo wants to add me on chess.com over the summer, is that ok?")
+    await page.click("#ask-button")
+    escalated = page.locator("article.msg.bot").nth(1)
+    await expect(escalated.locator(".escalation-ref")).to_contain_text("ref e")
+
+    await page.reload()
+    await expect(page.locator(".history-note")).to_have_text("Earlier in this conversation")
+    await expect(page.locator(".msg.user")).to_have_text(["can I follow a parent back on insta?",
+                                                          "Jo wants to add me on chess.com over the summer, is that ok?"])
+    await expect(page.locator("article.msg.bot").first.locator(".clause-id")).to_have_text(shown_first)
+    await expect(page.locator("article.msg.bot").nth(1).locator(".escalation-ref")).to_contain_text("ref e")
+    await expect(page.locator(".lead-answer:visible")).to_have_count(0)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(SHOTS / "history-after-reload.png"), full_page=True)
+
+    service = app[ESCALATIONS].service
+    (esc,) = await service.list()
+    await service.answer(esc.id, "Ms A Lead", "Not while they are a pupil: play them only in chess club.")
+    await page.reload()
+    shown = page.locator("article.msg.bot").nth(1).locator(".lead-answer")
+    await expect(shown).to_be_visible()
+    await expect(shown).to_contain_text("Answer from Ms A Lead")
+    await expect(shown).to_contain_text("play them only in chess club")
+    await page.screenshot(path=str(SHOTS / "history-with-lead-answer.png"), full_page=True)
+
+    other = await page.context.browser.new_context()  # another browser: its own storage
+    stranger = await other.new_page()
+    await stranger.goto(f"{base}/")
+    await expect(stranger.locator("#school option[value=tsat]")).to_have_count(1)
+    await expect(stranger.locator("#chat > *")).to_have_count(0)
+    await other.close()
+
+    await page.click("#new-conversation")
+    await expect(page.locator("#chat > *")).to_have_count(0)
+    await page.reload()
+    await expect(page.locator("#school option[value=tsat]")).to_have_count(1)
+    await expect(page.locator("#chat > *")).to_have_count(0)
+
+
+async def test_a_leads_note_is_shown_as_their_dated_guidance(page, serve_app, settings, noted_bot):
+    from playwright.async_api import expect
+
+    from tests.conftest import NOTE_SIMILAR
+
+    base, _ = await serve_app(with_(settings, knowledge_dir=noted_bot.kb.root), factory=lambda _s: noted_bot)
+    await page.goto(f"{base}/")
+    await expect(page.locator("#school option[value=tsat]")).to_have_count(1)
+    await page.select_option("#school", "tsat")
+    await page.fill("#question", NOTE_SIMILAR)
+    await page.click("#ask-button")
+    answer = page.locator("article.msg.bot").last
+    note = answer.locator("blockquote.clause.note")
+    await expect(note.locator(".note-label")).to_have_text(
+        "Guidance from Ms A Lead (Online Safety Lead), 25 November 2026")
+    await expect(note).to_contain_text("never paste a pupil's name")
+    await expect(note.locator(".cite")).to_have_text("The lead's earlier answer to a similar question, not policy text.")
+    await expect(note.locator(".clause-id")).to_have_count(0)  # never a policy section
+    await expect(answer).to_contain_text(re.compile(r"the lead('s earlier guidance| has answered a question like)"))
+    await expect(answer.locator(".badge").first).to_contain_text("your lead's guidance")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(SHOTS / "note-cited.png"), full_page=True)

@@ -69,3 +69,12 @@ async def test_logs_carry_the_reference_not_the_question(serve_app, client, sett
     await _vote(client, base, body["feedback_ref"], False)
     assert f"feedback recorded: ref={body['feedback_ref']}" in caplog.text
     assert "Jamie" not in caplog.text
+
+
+async def test_an_oversized_feedback_body_is_413_json(serve_app, client, settings, tmp_path):
+    base, _ = await serve_app(with_(settings, db_path=tmp_path / "esc.sqlite3", max_body_bytes=1024),
+                              escalations=True)
+    await wait_ready(client, base)
+    async with client.post(f"{base}/api/feedback", json={"ref": "web:0", "helpful": True, "pad": "x" * 4096}) as resp:
+        assert resp.status == 413 and resp.content_type == "application/json"
+        assert "too large" in (await resp.json())["error"]

@@ -99,3 +99,81 @@ def test_settings_from_environment():
         from_env({"POLICYBOT_RETENTION_DAYS": "soon"})
     with pytest.raises(ConfigError, match="SMTP_PORT"):
         from_env({"SMTP_PORT": "99999"})
+
+
+@pytest.fixture
+def tsat_copy(tmp_path, monkeypatch):
+    import shutil
+
+    from bot.knowledge.load import bundled_knowledge_dir
+
+    root = tmp_path / "knowledge"
+    shutil.copytree(bundled_knowledge_dir(), root)
+    monkeypatch.setenv("POLICYBOT_KNOWLEDGE_DIR", str(root))
+    monkeypatch.setenv("POLICYBOT_TODAY", "2026-11-25")
+    return root
+
+
+def seed_tsat(db, bundled_bot, question):
+    async def go():
+        registry = NotifierRegistry()
+        registry.register("log", object())
+        async with SqliteStore(db) as store:
+            return await EscalationService(store, registry).escalate(
+                bundled_bot.answer("tsat", question), question, Asker("web", "u1", "c1", "", "Sam Teacher"))
+    return asyncio.run(go())
+
+
+def test_answer_reusable_saves_a_note_kb_check_passes_and_ask_cites_it(db, tsat_copy, bundled_bot, capsys):
+    import json
+    from datetime import datetime, timezone
+
+    from tests.conftest import NOTE_ANSWER, NOTE_QUESTION, NOTE_SIMILAR
+
+    esc = seed_tsat(db, bundled_bot, "Can I use ChatGPT to help write Jo Smith's end of year report?")
+    assert cli.main(["escalations", "answer", esc.id, "--by", "Ms A Lead", "--text", NOTE_ANSWER, "--reusable",
+                     "--keep-question", "--question", NOTE_QUESTION]) == 0
+    out = capsys.readouterr().out
+    assert f"Saved as guidance note-{esc.id} in knowledge/notes/tsat.yaml" in out and "restart or reload" in out
+    saved = (tsat_copy / "notes" / "tsat.yaml").read_text()
+    assert NOTE_QUESTION in saved and "Jo Smith" not in saved and "source: lead answer" in saved
+
+    assert cli.main(["kb", "check"]) == 0
+    capsys.readouterr()
+    assert cli.main(["ask", "--school", "tsat", "--json", NOTE_SIMILAR]) == 0
+    reply = json.loads(capsys.readouterr().out)
+    today = datetime.now(timezone.utc).date()
+    assert reply["decision"] == "answer"
+    assert reply["citations"][0] | {"text": ""} == reply["citations"][0] | {
+        "id": f"note-{esc.id}", "source": "lead answer", "author": "Ms A Lead", "date": today.isoformat(), "text": ""}
+    assert f"Guidance from Ms A Lead, {today.day} {today:%B %Y}" in reply["text"]
+
+
+def test_answer_without_the_flags_writes_nothing_and_a_phrasing_needs_its_clause(db, tsat_copy, bundled_bot,
+                                                                                capsys):
+    esc = seed_tsat(db, bundled_bot, "Can I use ChatGPT to help write reports?")
+    assert cli.main(["escalations", "answer", esc.id, "--by", "Ms A Lead", "--text", "Ask me."]) == 0
+    assert not (tsat_copy / "notes").exists() and not (tsat_copy / "phrasings").exists()
+
+    esc = seed_tsat(db, bundled_bot, "Can I use ChatGPT to help write reports?")
+    assert cli.main(["escalations", "answer", esc.id, "--by", "Ms A Lead", "--text", "Ask me.", "--phrasing"]) == 1
+    assert "say which clause" in capsys.readouterr().err
+    assert cli.main(["escalations", "answer", esc.id, "--by", "Ms A Lead", "--text", "Ask me.",
+                     "--keep-question"]) == 1
+    assert "go with --reusable or --phrasing" in capsys.readouterr().err
+    assert cli.main(["escalations", "show", esc.id]) == 0 and "status:     open" in capsys.readouterr().out
+
+    assert cli.main(["escalations", "answer", esc.id, "--by", "Ms A Lead", "--text", "No.", "--phrasing",
+                     "--phrasing-for", "5.5"]) == 0
+    assert "added as a phrasing of 5.5" in capsys.readouterr().out
+    assert "Can I use ChatGPT to help write reports?" in (tsat_copy / "phrasings" / "tsat.yaml").read_text()
+
+
+def test_a_failed_save_is_exit_1_with_the_reason_after_the_answer_went(db, tsat_copy, bundled_bot, capsys):
+    (tsat_copy / "notes").mkdir()
+    (tsat_copy / "notes" / "tsat.yaml").write_text("school: tsat\nnotes: [\n")
+    esc = seed_tsat(db, bundled_bot, "Can I use ChatGPT to help write reports?")
+    assert cli.main(["escalations", "answer", esc.id, "--by", "Ms A Lead", "--text", "No.", "--reusable"]) == 1
+    captured = capsys.readouterr()
+    assert "answered by Ms A Lead" in captured.out
+    assert "NOT saved as guidance" in captured.err and "knowledge/notes/tsat.yaml:" in captured.err

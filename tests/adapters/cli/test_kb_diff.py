@@ -48,7 +48,7 @@ def test_kb_diff_reports_every_category_and_carries_phrasings_over(tmp_path):
     assert proc.returncode == 1, proc.stderr
     text = proc.stdout
     assert "96 clauses before, 96 after: 93 unchanged, 1 renumbered, 1 reworded, 1 removed, 1 added" in text
-    assert "Lead answers" in text and "do not exist" in text
+    assert "Lead answers (knowledge/notes/)" in text and "kb check names" in text
     assert "reworded   1.1 (section '1 INTRODUCTION')" in text and "[-crucial-] {+vital+}" in text
     assert "renumbered 2.3 -> 2.30" in text
     assert "removed    2.1 (section '2. DEFINITIONS')" in text and "what 'the Trust' means in the policy" in text

@@ -55,3 +55,19 @@ def test_escalated_answer_says_who_it_went_to(bundled_bot):
     assert "Sent to" in out and bk.escape(answer.lead.display) in out and "by email" in out
     out = json.dumps(bk.answer_blocks(answer, ref="1", delivery=Delivery(NOBODY, "e2")))
     assert "Not sent" in out and "Sent to" not in out
+
+
+def test_a_leads_note_is_shown_as_their_dated_guidance_not_a_policy_section(noted_bot):
+    from tests.conftest import NOTE_SIMILAR
+
+    answer = noted_bot.answer("tsat", NOTE_SIMILAR)
+    assert answer.decision == "answer" and answer.citations[0].source == "lead answer"
+    out = bk.answer_blocks(answer, ref="3")
+    note = next(b for b in out if b["type"] == "section" and "Guidance from" in b["text"]["text"])
+    assert note["text"]["text"].startswith(":memo: *Guidance from Ms A Lead (Online Safety Lead), 25 November 2026*")
+    assert "never paste a pupil" in note["text"]["text"]
+    assert "section *note-e5*" not in json.dumps(out) and "not policy text" in json.dumps(out)
+    from bot.render import says
+
+    intro = says(answer.citations)  # names the lead's guidance, with or without policy quoted beside it
+    assert "the lead" in intro and any(intro in b.get("text", {}).get("text", "") for b in out)

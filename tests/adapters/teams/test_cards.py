@@ -279,8 +279,15 @@ def test_lead_card_for_an_escalated_question(bundled_bot, validator):
     assert question in texts and "Sam Staff" in texts and esc.school_name in texts and esc.id in texts
     for cand in esc.candidates:
         assert cand.clause_id in texts and cand.ref in texts
-    [box] = [n for n in walk(card) if n.get("type") == "Input.Text"]
+    box, kept = [n for n in walk(card) if n.get("type") == "Input.Text"]
     assert box["id"] == "answer" and box["isMultiline"] is True and box["maxLength"] == 2900
+    # What may be kept for future questions: off unless ticked; the question offered for rewording.
+    assert kept["id"] == cards.QUESTION_INPUT_ID and kept["value"] == question
+    toggles = [n for n in walk(card) if n.get("type") == "Input.Toggle"]
+    assert [t["id"] for t in toggles] == ["keep_note", "keep_question", "keep_phrasing"]
+    assert all(t["value"] == "false" for t in toggles)
+    [choice] = [n for n in walk(card) if n.get("type") == "Input.ChoiceSet"]
+    assert [c["value"] for c in choice["choices"]] == [cards.NOTE_TARGET] + [c.clause_id for c in esc.candidates]
     assert [(a["title"], a["data"]) for a in card["actions"]] == [
         ("Acknowledge", {"policybot": "escalation_ack", "escalation": "e1234abcd"}),
         ("Send answer", {"policybot": "escalation_answer", "escalation": "e1234abcd"})]
@@ -363,3 +370,30 @@ def test_cards_are_plain_json(tsat_answer):
     """What the channel hands to botbuilder: JSON round-trips to the same dict (no objects)."""
     card = cards.answer_card(tsat_answer, ref="r", lead_name=None, can_ask=True)
     assert json.loads(json.dumps(card)) == card
+
+
+def test_a_leads_note_is_shown_as_their_dated_guidance_not_a_policy_section(validator, noted_bot):
+    from tests.conftest import NOTE_SIMILAR
+
+    answer = noted_bot.answer("tsat", NOTE_SIMILAR)
+    assert answer.decision == "answer" and answer.citations[0].source == "lead answer"
+    card = valid(validator, cards.answer_card(answer, ref="r1", lead_name=None, can_ask=True))
+    note = next(n for n in walk(card) if n.get("type") == "Container" and n.get("style") == "accent")
+    texts = [r["text"] for r in walk(note) if r.get("type") == "TextRun"]
+    assert texts[0] == "Guidance from Ms A Lead (Online Safety Lead), 25 November 2026"
+    assert "never paste a pupil" in texts[1] and "not policy text" in texts[2]
+    assert "note-e5" not in visible(card)  # never named as a section
+    from bot.render import says
+
+    assert "the lead" in says(answer.citations) and says(answer.citations) in visible(card)
+
+
+def test_the_leads_keep_choices_come_back_as_a_keep():
+    assert cards.keep_from_submit({"answer": "x", "keep_note": "false", "keep_phrasing": "false"}) is None
+    keep = cards.keep_from_submit({"keep_note": "true", "keep_question": "true", "kept_question": "reworded?",
+                                   "keep_phrasing": "true", "phrasing_for": "5.4"})
+    assert (keep.note, keep.keep_question, keep.question, keep.phrasing, keep.phrasing_for) == (
+        True, True, "reworded?", True, "5.4")
+    assert cards.keep_from_submit({"keep_note": "true", "phrasing_for": cards.NOTE_TARGET}).phrasing_for == ""
+    with pytest.raises(ValueError, match="question to keep is empty"):
+        cards.keep_from_submit({"keep_phrasing": "true", "kept_question": "  "})

@@ -123,3 +123,51 @@ async def test_no_conversation_with_the_lead_falls_back_to_email_saying_open_the
     to_lead = [(m.channel, m.status) for m in await app[ESCALATIONS].service.messages(esc.id)
                if m.recipient_role == "lead"]
     assert to_lead[0] == ("teams", "rerouted") and ("email", "sent") in to_lead
+
+
+async def test_the_lead_card_keeps_what_the_lead_ticks(teams_app, teams_settings, client, connector, tmp_path):
+    """Send answer with "save as guidance" and "keep the question" ticked and the question
+    reworded: the note is written with the reworded question, the lead is told where; an
+    answer sent with nothing ticked writes nothing."""
+    from bot.knowledge.load import load_knowledge
+
+    kdir = knowledge_with_lead(tmp_path, name="Ms Lead", teams_user_id="aad-lead")
+    settings = with_(teams_settings, knowledge_dir=kdir, worker_poll_seconds=0.02)
+    base, app = await teams_app(settings, factory=build_bot, escalations=True)
+    await wait_ready(client, base)
+    service = app[ESCALATIONS].service
+    await post(client, base, install(service_url=connector.service_url))
+    await connector.wait_messages(1, LEAD_CONV)
+    asked = "Jo Smith in 6B wants to add me on chess.com over the summer, is that ok?"
+    for n in (1, 2):
+        await post(client, base, channel_activity(asked, service_url=connector.service_url,
+                                                  activity_id=f"17000000006{n}", aad="aad-teacher"))
+    lead_msgs = await connector.wait_messages(3, LEAD_CONV)
+    cards_sent = [m["activity"]["attachments"][0]["content"] for m in lead_msgs[1:]]
+    esc_ids = [a["data"]["escalation"] for card in cards_sent for a in card["actions"] if a["title"] == "Send answer"]
+    assert len(set(esc_ids)) == 2
+    inputs = {n["id"]: n for n in cards_sent[0]["body"] if n.get("type", "").startswith("Input.")}
+    assert inputs["kept_question"]["value"] == asked and inputs["keep_note"]["value"] == "false"
+
+    def lead_submit(value: dict, activity_id: str) -> dict:
+        return activity(service_url=connector.service_url, conv=LEAD_CONV, user="29:lead", aad="aad-lead",
+                        user_name="Ms Lead", activity_id=activity_id, value=value)
+
+    reworded = "A pupil wants to add me on chess.com over the summer, is that ok?"
+    await post(client, base, lead_submit({ACTION_KEY: ESC_ANSWER, "escalation": esc_ids[0], "answer": "No, not "
+                                          "while they are a pupil.", "keep_note": "true", "keep_question": "true",
+                                          "keep_phrasing": "false", "kept_question": reworded,
+                                          "phrasing_for": "__note__"}, "ans-keep"))
+    replies = await connector.wait_messages(4, LEAD_CONV)
+    told = str(replies[3]["activity"])
+    assert f"Saved as guidance note-{esc_ids[0]}" in told and "notes/tsat.yaml" in told
+    (note,) = load_knowledge(kdir).school("tsat").notes
+    assert note.about == (reworded,) and note.author == "Ms Lead (Headteacher/Principal)"
+    assert "Jo Smith" not in (kdir / "notes" / "tsat.yaml").read_text()
+
+    await post(client, base, lead_submit({ACTION_KEY: ESC_ANSWER, "escalation": esc_ids[1], "answer": "No.",
+                                          "keep_note": "false", "keep_question": "false", "keep_phrasing": "false",
+                                          "kept_question": asked, "phrasing_for": "__note__"}, "ans-plain"))
+    await connector.wait_messages(5, LEAD_CONV)
+    assert (await service.get(esc_ids[1])).status == "answered"
+    assert len(load_knowledge(kdir).school("tsat").notes) == 1 and not (kdir / "phrasings").exists()

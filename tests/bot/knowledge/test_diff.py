@@ -132,16 +132,16 @@ def test_similarity_ignores_case_and_punctuation():
     assert similarity("Staff must not post.", "Governors meet termly") == 0.0
 
 
-def test_report_header_says_lead_answers_do_not_exist_yet_and_json_matches(tmp_path):
+def test_report_header_says_lead_answers_are_kept_apart_and_json_matches(tmp_path):
     new = OLD.replace("current pupils", "current or recent pupils").replace("next_review: September 2025",
                                                                             "next_review: September 2027")
     d = diff_policies(*versions(tmp_path, OLD, new))
     text = report_text(d)
-    assert "Lead answers" in text.splitlines()[1] and "do not exist" in text
+    assert "Lead answers" in text.splitlines()[1] and "are not changed here" in text
     assert "metadata next_review: 'September 2025' -> 'September 2027'" in text
     js = report_json(d)
     assert js["changed"] and js["counts"][REWORDED] == 1 and js["flagged_for_review"] == ["1.1"]
-    assert "do not exist" in js["lead_answers"]
+    assert "are not changed here" in js["lead_answers"]
     (change,) = js["changes"]
     assert change["kind"] == REWORDED and {"op": "insert", "text": "or recent"} in change["word_diff"]
 
