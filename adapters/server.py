@@ -21,7 +21,7 @@ from typing import AsyncIterator, Callable, Sequence
 from aiohttp import web
 
 from bot.config import Settings
-from . import escalation_wiring, health, knowledge_api, knowledge_watch, web_api
+from . import authoring_api, escalation_wiring, health, knowledge_api, knowledge_watch, web_api
 from .appkeys import CAN_ESCALATE, READINESS_CHECKS, READINESS_NOTES, RUNTIME, SETTINGS, STARTUP_WARNINGS
 from .channel import Channel
 from .log_format import SafeFormatter
@@ -46,9 +46,11 @@ def web_chat_channel(settings: Settings) -> Channel:
 
 
 def _mount_web(app: web.Application) -> None:
-    """The web chat, and with it (behind the same token rule) the reload endpoint."""
+    """The web chat, and with it (behind the same token rule) the reload endpoint and the lead's
+    authoring view."""
     web_api.mount(app)
     knowledge_api.mount(app)
+    authoring_api.mount(app)
 
 
 def default_channels(settings: Settings) -> list[Channel]:
