@@ -128,6 +128,8 @@ async function upload(event) {
     status.textContent = `Read ${file.name}: ${data.clauses.length} clauses.`;
     $("try-answers").replaceChildren();
     $("accept-status").replaceChildren();
+    $("save-button").disabled = false;
+    $("try-button").disabled = false;
     renderDraft(data);
   } catch (e) {
     status.textContent = "The server could not be reached; please try again.";
@@ -198,10 +200,11 @@ function clauseRow(c, match, hasLive) {
     c.review ? el("p", { class: "review-note" }, `Review: ${c.review}`) : null,
     el("label", { for: `about-${c.id}` }, "Staff phrasings (one per line)"));
   const area = el("textarea", { id: `about-${c.id}`, class: "about", rows: String(Math.max(2, c.about.length + 1)),
-                                "data-clause": c.id, placeholder: "e.g. can I post pics of my class on my insta?" });
+                                "data-clause": c.id, placeholder: "How staff would ask about this, in their words" });
   area.value = c.about.join("\n");
   area.dataset.original = area.value;
   left.append(area);
+  if (!hasLive) return el("div", { class: "clause-row single kind-new" }, left);
   let right;
   if (match && match.old) {
     const old = match.old;
@@ -212,7 +215,7 @@ function clauseRow(c, match, hasLive) {
       old.about && old.about.length ? el("p", { class: "muted" }, `Phrasings: ${old.about.join(" · ")}`) : null);
   } else {
     right = el("div", { class: "live-side" }, el("p", { class: "muted" },
-      hasLive ? "Not in the live policy: added by this version." : "No live version: new."));
+      "Not in the live policy: added by this version."));
   }
   return el("div", { class: `clause-row kind-${kind}` }, left, right);
 }
@@ -315,6 +318,9 @@ async function accept() {
     return;
   }
   const body = await response.json();
+  // The draft is written and gone from the server: upload again to make another change.
+  $("save-button").disabled = true;
+  $("try-button").disabled = true;
   if (body.live) {
     status.replaceChildren(el("span", { class: "ok" },
       `Live: ${schoolName(draft.school)}'s ${draft.policy_id} is answering staff now (knowledge ${body.reload.version}). `),
