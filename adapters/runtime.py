@@ -91,6 +91,9 @@ class BotRuntime:
         self.loaded_at: str = ""
         self.stamps: kb_stamps.Stamps = ()  # file stamps when the last build (or attempt) read them
         self.last_reload: ReloadOutcome | None = None
+        # Called with (old bot, new bot) after each reload that swapped (the server logs the
+        # start-up warnings of schools that were not there before).
+        self.on_swap: list[Callable[[PolicyBot, PolicyBot], None]] = []
         self._settled = asyncio.Event()  # set once load() has finished, either way
 
     @property
@@ -190,7 +193,7 @@ class BotRuntime:
         serving otherwise. Reloads run one at a time; one asked for during another runs after it."""
         await self._settled.wait()
         async with self._reload_lock:
-            started, before = time.perf_counter(), self.version
+            started, before, old = time.perf_counter(), self.version, self._bot
             built = await self._build(trigger)
             if not isinstance(built, ReloadOutcome):
                 clauses = sum(len(s.clauses) for s in built.kb.schools.values())
@@ -199,6 +202,11 @@ class BotRuntime:
                     f"reloaded: knowledge {before or 'none'} -> {self.version}, {len(built.kb.schools)} schools, "
                     f"{clauses} clauses, {encoded} clause texts encoded ({time.perf_counter() - started:.1f} s)"))
                 log.info("reload (%s) %s", trigger, outcome.message)
+                for hook in self.on_swap:
+                    try:
+                        hook(old, built)
+                    except Exception:  # noqa: BLE001 - a log line's failure must not undo a reload
+                        log.exception("after reload: %s failed", getattr(hook, "__name__", hook))
             else:
                 outcome = built
                 if outcome.outcome == UNCHANGED:

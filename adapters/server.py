@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import signal
 import sys
@@ -89,22 +90,34 @@ def create_app(settings: Settings, *, factory: BotFactory | None = None,
     for channel in channels:
         if channel.mount is not None:
             channel.mount(app)
-    app.cleanup_ctx.append(_bot_lifecycle(runtime))
+    app.cleanup_ctx.append(_bot_lifecycle(app, runtime))
     app.cleanup_ctx.append(knowledge_watch.watch_hook(runtime, settings.reload_poll_seconds))
     app.cleanup_ctx.extend(cleanup_hooks)
     return app
 
 
-def _bot_lifecycle(runtime: BotRuntime) -> CleanupHook:
+def _bot_lifecycle(app: web.Application, runtime: BotRuntime) -> CleanupHook:
     """Starts loading the bot without holding up the listening socket, so /readyz can say
     "loading" meanwhile; at cleanup (after in-flight handlers drained) closes the pool."""
+
+    def warn(kb) -> None:
+        for warnings in app[STARTUP_WARNINGS]:
+            for line in warnings(kb):
+                log.warning("warning: %s", line)
+
+    def warn_new_schools(old, new) -> None:
+        """A reload that adds a school says what start-up would have said about it."""
+        known = set(old.kb.schools) if old is not None else set()
+        added = {slug: s for slug, s in new.kb.schools.items() if slug not in known}
+        if added:
+            warn(dataclasses.replace(new.kb, schools=added))
+
+    runtime.on_swap.append(warn_new_schools)
 
     async def load(app: web.Application) -> None:
         await runtime.load()
         if runtime.ready:
-            for warnings in app[STARTUP_WARNINGS]:
-                for line in warnings(runtime.bot.kb):
-                    log.warning("warning: %s", line)
+            warn(runtime.bot.kb)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         task = asyncio.create_task(load(app), name="load-bot")
