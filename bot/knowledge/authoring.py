@@ -20,7 +20,7 @@ from pathlib import Path
 
 import yaml
 
-from .diff import (ADDED, REMOVED, REWORDED, UNCHANGED, diff_policies, policy_from_data, read_policy_file,
+from .diff import (ADDED, REMOVED, REWORDED, diff_policies, policy_from_data, read_policy_file,
                    report_json)
 from .ingest import DraftClause, read_draft
 from .load import SLUG, Contact, KnowledgeBase, KnowledgeError, Problem, load_knowledge

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import io
 import logging
 import os
 import signal
@@ -198,18 +197,6 @@ async def test_policybot_reload_reports_the_outcome_and_each_problem(serve_app, 
     # No server there: exit 2 with what to do.
     assert await asyncio.to_thread(cli_main, ["reload", "--url", f"http://127.0.0.1:{free_port()}"]) == 2
     assert "no policybot server answering" in capsys.readouterr().err
-
-
-def test_stamps_and_version_ignore_editor_files_and_touch(tiny_kb):
-    before_stamps, before_version = stamps.stamps(tiny_kb), stamps.version(tiny_kb)
-    write(tiny_kb, "policies/alpha/.social-media.yaml.swp", "junk")
-    write(tiny_kb, "policies/alpha/social-media.yaml~", "junk")
-    assert stamps.stamps(tiny_kb) == before_stamps
-    path = tiny_kb / POLICY_FILE
-    os.utime(path, ns=(time.time_ns(), time.time_ns() + 10**9))
-    assert stamps.stamps(tiny_kb) != before_stamps and stamps.version(tiny_kb) == before_version
-    path.write_text(path.read_text() + "\n# a comment\n")
-    assert stamps.version(tiny_kb) != before_version
 
 
 def _get(url: str) -> dict:
