@@ -167,6 +167,10 @@ class BotRuntime:
             return ReloadOutcome(UNCHANGED, trigger, _now(), self.version, version,
                                  message=f"no change: knowledge {self.version} is serving")
         if not isinstance(result, Exception):
+            if version is None and trigger != "start":
+                # A reload after a failed start: read the version before the swap, so /readyz never
+                # shows the new bot without its version and this reload's outcome.
+                version = await loop.run_in_executor(self._builds, self._version_after, stamps)
             self._bot = result  # the swap: one assignment; answers already running keep the old bot
             self.loaded_at, self.failure = _now(), ""
             self.version = version if version is not None else await loop.run_in_executor(
