@@ -74,8 +74,8 @@ class Settings:
     max_question_chars: int = 4000
     # How many clauses an answer quotes at most.
     max_citations: int = 3
-    # A clause is quoted only if it scores at least this share of the best clause's score.
-    citation_floor: float = 0.35
+    # A clause is quoted only if it is at least this share as likely to answer as the best clause.
+    citation_floor: float = 0.1
     # The date review warnings are measured against (tests pin it); default: today.
     today: date | None = None
     # Log question text (off: logs carry ids and decisions only, as questions may name children).

@@ -4,7 +4,10 @@ Question file: a YAML list of {id, school, question, expect: answer|escalate, go
 substrings], urgent: bool}. Measures, over the questions expecting each outcome:
   answered-correct  decision `answer` and a gold substring in one of the cited clauses (top 3)
   recall@1, @3      a gold substring in the top 1 / 3 clauses the retriever ranked (decision aside)
-  escalation recall questions expecting escalation that were escalated or marked urgent
+  recall@1, @3 are of the ranking the answerability model re-ranked (what the answer cites from)
+  wrong clause      questions expecting an answer, answered with no gold substring in the cited clauses
+  escalation recall questions expecting escalation (not live concerns: esc-rec) that were escalated
+                    or marked urgent
   urgent recall     live-concern questions marked urgent
   false escalation  questions expecting an answer that were escalated or marked urgent
 The baseline is rank-bm25 over raw clause text (lower-cased, split on spaces: no stemming,
@@ -14,15 +17,14 @@ does best on this same file, so the comparison flatters the baseline, not the bo
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import yaml
 from rank_bm25 import BM25Okapi as ReferenceBM25
 
-from .decide.answer import ANSWER, ESCALATE, URGENT, PolicyBot
-from .decide.calibration import Calibration, fit_logistic
+from .decide.answer import ANSWER, ESCALATE, URGENT, PolicyBot, clean_question
 from .knowledge.load import KnowledgeBase
 
 _TRANS = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"',
@@ -52,6 +54,8 @@ class Outcome:
     ranked: tuple[str, ...]  # clause texts in retrieval order
     cited: tuple[str, ...]   # clause texts the answer cites
     features: dict | None = None
+    search: object = field(default=None, compare=False, repr=False)  # the SearchResult, for refitting
+    text: str = ""  # the question as the bot read it
 
     def hit(self, texts: tuple[str, ...]) -> bool:
         return any(norm(g) in norm(t) for g in self.item.gold for t in texts)
@@ -83,8 +87,11 @@ def metrics(outcomes: list[Outcome]) -> dict[str, float]:
         "recall@1": rate(ans, lambda o: o.hit(o.ranked[:1])),
         "recall@3": rate(ans, lambda o: o.hit(o.ranked[:3])),
         "escalation_recall": rate(esc, lambda o: o.decision in (ESCALATE, URGENT)),
+        "escalation_recall_non_urgent": rate([o for o in esc if not o.item.urgent],
+                                             lambda o: o.decision in (ESCALATE, URGENT)),
         "urgent_recall": rate(urg, lambda o: o.decision == URGENT),
         "false_escalation": rate(ans, lambda o: o.decision != ANSWER),
+        "wrong_clause": rate(ans, lambda o: o.decision == ANSWER and not o.hit(o.cited[:3])),
         "false_urgent": rate(non_urgent, lambda o: o.decision == URGENT),
     }
 
@@ -101,14 +108,18 @@ def misses(outcomes: list[Outcome]) -> str:
 def run_bot(bot: PolicyBot, items: list[Item]) -> list[Outcome]:
     outcomes = []
     for item in items:
+        text = clean_question(item.question, bot.settings.max_question_chars)
         answer, result = bot.decide(item.school, item.question)
-        # Urgent and off-topic questions never reach retrieval: no ranking, no features, and
-        # they take no part in calibration (their decision does not depend on confidence).
-        ranked = tuple(h.clause.text for h in result.hits) if result else ()
-        feats = answer.features if result else None
-        outcomes.append(Outcome(item, answer.decision, answer.confidence, ranked,
-                                tuple(c.text for c in answer.citations), feats))
+        outcomes.append(outcome_of(item, answer, result, text))
     return outcomes
+
+
+def outcome_of(item: Item, answer, result, text: str) -> Outcome:
+    """Live concerns never reach retrieval: no ranking, no features, and they take no part in
+    fitting (their decision does not depend on confidence)."""
+    ranked = tuple(h.clause.text for h in result.hits) if result else ()
+    return Outcome(item, answer.decision, answer.confidence, ranked, tuple(c.text for c in answer.citations),
+                   answer.features if result else None, result, text)
 
 
 def run_baseline(kb: KnowledgeBase, items: list[Item]) -> list[Outcome]:
@@ -136,72 +147,10 @@ def run_baseline(kb: KnowledgeBase, items: list[Item]) -> list[Outcome]:
     return best
 
 
-def labels_for_calibration(outcomes: list[Outcome], features: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray, list[Outcome]]:
-    """Features and 'should answer, and can' labels for the questions that reach retrieval."""
-    usable = [o for o in outcomes if o.features is not None]
-    x = np.array([[o.features[f] for f in features] for o in usable]) if usable else np.zeros((0, len(features)))
-    y = np.array([1.0 if o.item.expect == ANSWER and o.hit(o.ranked[:3]) else 0.0 for o in usable])
-    return x, y, usable
-
-
-def out_of_fold_confidences(outcomes: list[Outcome], features: tuple[str, ...], folds: int = 5, repeats: int = 5,
-                            seed: int = 7) -> dict[str, float]:
-    """Each question's confidence from models fitted without it (k-fold, averaged over repeats)."""
-    x, y, usable = labels_for_calibration(outcomes, features)
-    rng = np.random.default_rng(seed)
-    total = np.zeros(len(usable))
-    for _ in range(repeats):
-        parts = np.array_split(rng.permutation(len(usable)), folds)
-        for part in parts:
-            train = np.setdiff1d(np.arange(len(usable)), part)
-            model = fit_logistic(x[train], y[train], features)
-            for i in part:
-                total[i] += model.confidence(usable[i].features)
-    return {o.item.id: total[i] / repeats for i, o in enumerate(usable)}
-
-
-def with_confidences(outcomes: list[Outcome], confidences: dict[str, float], threshold: float) -> list[Outcome]:
-    """Outcomes re-decided from the given confidences (urgent ones stay as they were)."""
-    out = []
-    for o in outcomes:
-        if o.item.id in confidences:
-            conf = confidences[o.item.id]
-            o = Outcome(o.item, ANSWER if conf >= threshold else ESCALATE, conf, o.ranked, o.cited, o.features)
-        out.append(o)
-    return out
-
-
-def choose_threshold(outcomes: list[Outcome], confidences: dict[str, float]) -> float:
-    """The threshold that maximises the mean of answered-correct and escalation recall on
-    out-of-fold confidences; among equals, the highest (escalating is the safer error)."""
-    best, best_value = 0.5, -1.0
-    for threshold in np.round(np.arange(0.30, 0.91, 0.01), 2):
-        m = metrics(with_confidences(outcomes, confidences, float(threshold)))
-        value = np.nanmean([m["answered_correct"], m["escalation_recall"]])
-        if value >= best_value:
-            best, best_value = float(threshold), value
-    return best
-
-
-def cross_validated(bot: PolicyBot, outcomes: list[Outcome]) -> list[Outcome]:
-    """Outcomes where each question's confidence comes from models fitted without it,
-    decided at the bot's threshold."""
-    return with_confidences(outcomes, out_of_fold_confidences(outcomes, bot.calibration.features), bot.threshold)
-
-
-def fit_calibration(outcomes: list[Outcome], features: tuple[str, ...]) -> tuple[Calibration, dict[str, float]]:
-    """The model on all questions, with the threshold chosen on out-of-fold confidences
-    (returned too, so the caller can report them without refitting every fold)."""
-    x, y, _ = labels_for_calibration(outcomes, features)
-    model = fit_logistic(x, y, features)
-    confidences = out_of_fold_confidences(outcomes, features)
-    threshold = choose_threshold(outcomes, confidences)
-    return Calibration(features, model.weights, model.bias, "fitted", threshold), confidences
-
-
 _COLUMNS = (("answered_correct", "ans-ok"), ("recall@1", "R@1"), ("recall@3", "R@3"),
-            ("escalation_recall", "esc-rec"), ("urgent_recall", "urg-rec"),
-            ("false_escalation", "false-esc"), ("false_urgent", "false-urg"))
+            ("false_escalation", "false-esc"), ("wrong_clause", "wrong"),
+            ("escalation_recall_non_urgent", "esc-rec"), ("urgent_recall", "urg-rec"),
+            ("false_urgent", "false-urg"))
 
 
 def _fmt(v: float) -> str:

@@ -131,12 +131,16 @@ def render_text(answer: Answer, delivery: Delivery | None = None) -> str:
         return f"**{urgent_headline(answer)}**\n{steps}" + (f"\n{line}" if line else "")
     parts = []
     if answer.decision == ANSWER and answer.reason == AMBIGUOUS:
+        if answer.headline:
+            parts.append(f"**{answer.headline}**")
         parts.append(f"Your question could be about more than one situation in {answer.school_name}'s policy. "
                      f"Did you mean:")
         for c in answer.citations:
             parts.append(f"**{c.situation}?**\n" + _quotes((c,))[0])
     elif answer.decision == ANSWER:
         policies = sorted({c.policy for c in answer.citations})
+        if answer.headline:
+            parts.append(f"**{answer.headline}**")
         parts.append(f"**{answer.school_name}**, {', '.join(policies)}, says:")
         parts.extend(_quotes(answer.citations))
     else:
@@ -166,6 +170,7 @@ def answer_json(answer: Answer, qid=None, delivery: Delivery | None = None) -> d
         "lead": answer.lead.as_dict(),
         "contacts": [c.as_dict() for c in answer.contacts],
         "reason": answer.reason,
+        "headline": answer.headline,
         "review_warnings": [w.as_dict() for w in answer.review_warnings],
         "text": render_text(answer, delivery),
     }

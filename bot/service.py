@@ -1,17 +1,16 @@
-"""Builds the core from settings: knowledge base, retriever, calibration, bot. One place, so
+"""Builds the core from settings: knowledge base, retriever, answerability model, bot. One place, so
 the CLI, the server and the tests assemble the same thing."""
 from __future__ import annotations
 
 import logging
 
 from .decide.answer import PolicyBot
-from .decide.calibration import Calibration
+from .decide.answerability import MODEL_FILE, AnswerabilityModel
 from .decide.concern import ConcernDetector, Thresholds, build_index, model_path
 from .config import Settings
 from .knowledge.load import KnowledgeBase, concern_root, load_knowledge
 from .retrieval.lexical import BM25Retriever
 
-CALIBRATION_FILE = "calibration.yaml"
 BM25, SEMANTIC, FUSED = "bm25", "semantic", "fused"
 
 log = logging.getLogger(__name__)
@@ -80,10 +79,10 @@ def build_bot(settings: Settings, kb: KnowledgeBase | None = None, mode: str | N
             from .retrieval.fusion import FusedRetriever
 
             retriever = FusedRetriever(lexical, semantic, mode)
-    calibration = Calibration.load(settings.knowledge_dir / CALIBRATION_FILE, mode)
+    model = AnswerabilityModel.load(settings.knowledge_dir / MODEL_FILE, mode)
     if concerns is None:
         concerns = load_concerns(kb, settings, semantic.encoder if semantic is not None else None)
-    return PolicyBot(kb, retriever, settings, calibration, mode, concerns)
+    return PolicyBot(kb, retriever, settings, model, mode, concerns)
 
 
 def _encoder_of(bot: PolicyBot | None):

@@ -290,7 +290,7 @@ def _bots_by_mode(settings: config.Settings) -> dict:
     """One bot per retrieval mode over one knowledge base and one loaded model (BM25 only
     when the model is off or unavailable)."""
     from bot.knowledge.load import load_knowledge
-    from bot.service import BM25, FUSED, SEMANTIC, build_bot, load_semantic
+    from bot.service import BM25, FUSED, build_bot, load_semantic
 
     from bot.service import load_concerns
 
@@ -299,7 +299,6 @@ def _bots_by_mode(settings: config.Settings) -> dict:
     concerns = load_concerns(kb, settings, semantic.encoder if semantic is not None else None)
     bots = {BM25: build_bot(settings, kb, BM25, concerns=concerns)}
     if semantic is not None:
-        bots[SEMANTIC] = build_bot(settings, kb, SEMANTIC, semantic, concerns)
         bots[FUSED] = build_bot(settings, kb, FUSED, semantic, concerns)
     return bots
 
@@ -322,7 +321,7 @@ def _load_sets(files: list[str], kb) -> dict[str, list] | None:
 
 
 def _cmd_eval(args: argparse.Namespace, settings: config.Settings) -> int:
-    from bot import evaluate_concerns
+    from bot import evaluate, evaluate_answers, evaluate_concerns
 
     bots = _bots_by_mode(settings)
     kb = next(iter(bots.values())).kb
@@ -344,31 +343,55 @@ def _cmd_eval(args: argparse.Namespace, settings: config.Settings) -> int:
         t = next(iter(bots.values())).concerns.thresholds
         print(f"live-concern thresholds: shipped, fitted on {', '.join(t.fitted_on) or 'nothing (defaults)'} "
               f"(in-sample for any of those files; give several files for leave-one-set-out)\n")
+    # Every question searched once per mode (with its fold's concern thresholds).
+    searched = {mode: {name: evaluate.run_bot(bot.with_concerns(bot.concerns.with_thresholds(folds[name]))
+                                              if name in folds else bot, items)
+                       for name, items in sets.items()} for mode, bot in bots.items()}
+    loso = ({mode: evaluate_answers.leave_one_set_out(bots[mode], by_set) for mode, by_set in searched.items()}
+            if len(sets) > 1 else {})
     for name, items in sets.items():
-        if len(sets) > 1:
-            print(f"##### {name} (live-concern thresholds fitted on {', '.join(folds[name].fitted_on)})\n")
-        code = _eval_one(args, kb, items, {m: b.with_concerns(b.concerns.with_thresholds(folds[name]))
-                                           if name in folds else b for m, b in bots.items()})
-        if code:
-            return code
+        systems = {"naive baseline (rank-bm25, raw text, best single threshold)": evaluate.run_baseline(kb, items)}
+        for mode, bot in bots.items():
+            label = _MODE_LABELS[mode]
+            if loso:
+                fold = next(f for f in loso[mode] if f.held_out == name)
+                systems[f"{label}: answerability {fold.model.source} (held out)"] = fold.outcomes
+            inside = name in bot.model.source
+            systems[f"{label}: shipped model {bot.model.source}{' (IN-SAMPLE)' if inside else ''}"] = searched[mode][name]
+        print(f"##### {name}" + (f" (live-concern thresholds fitted on {', '.join(folds[name].fitted_on)})"
+                                 if name in folds else "") + "\n")
+        print(evaluate.summary(systems))
+        print(evaluate.misses(systems[next(k for k in systems if not k.startswith("naive"))]))
+        if not args.summary:
+            print(evaluate.report(systems))
+    if loso:
+        _print_loso_summary(loso)
     return 0
 
 
-def _eval_one(args: argparse.Namespace, kb, items: list, bots: dict) -> int:
-    from bot import evaluate
+def _print_loso_summary(loso: dict) -> None:
+    """The headline figures: each held-out set, the mean, long questions, and the reliability table."""
+    from bot import evaluate, evaluate_answers
+    import numpy as np
 
-    systems = {"naive baseline (rank-bm25, raw text, best single threshold)": evaluate.run_baseline(kb, items)}
-    for mode, bot in bots.items():
-        ours = evaluate.run_bot(bot, items)
+    for mode, folds in loso.items():
         label = _MODE_LABELS[mode]
-        systems[f"{label}: calibration {bot.calibration.source}, threshold {bot.threshold:.2f}"] = ours
-        if args.cv:
-            systems[f"{label}: 5-fold cross-validated calibration"] = evaluate.cross_validated(bot, ours)
-    print(evaluate.summary(systems))
-    print(evaluate.misses(systems[next(k for k in systems if not k.startswith("naive"))]))
-    if not args.summary:
-        print(evaluate.report(systems))
-    return 0
+        rows = {f"{f.held_out} (held out)": f.outcomes for f in folds}
+        print(f"== {label}: leave-one-set-out (answerability model fitted on the other sets)")
+        table = evaluate.summary(rows).rstrip("\n").split("\n")
+        print("\n".join(table))
+        keys = [k for k, _ in evaluate._COLUMNS]
+        means = {k: float(np.nanmean([evaluate.metrics(f.outcomes)[k] for f in folds])) for k in keys}
+        name_width = max(len(n) for n in rows) + 2
+        print(f"{'mean of sets':{name_width}}{'':>4}  " + "  ".join(f"{evaluate._fmt(means[k]):>9}" for k in keys))
+        long_rows = {f"{f.held_out}, 3+ sentences": evaluate_answers.long_questions(f.outcomes) for f in folds}
+        long_rows = {k: v for k, v in long_rows.items() if v}
+        if long_rows:
+            print(evaluate.summary(long_rows).rstrip("\n"))
+        pooled = [o for f in folds for o in f.outcomes]
+        print(f"\nreliability, all held-out questions pooled ({label}): predicted confidence vs how often a "
+              "cited clause answered a question that should be answered")
+        print(evaluate_answers.reliability_report(pooled))
 
 
 def _cmd_concerns_fit(args: argparse.Namespace, settings: config.Settings) -> int:
@@ -400,22 +423,28 @@ def _cmd_concerns_fit(args: argparse.Namespace, settings: config.Settings) -> in
 
 
 def _cmd_calibrate(args: argparse.Namespace, settings: config.Settings) -> int:
-    from bot import evaluate
-    from bot.decide.calibration import MODE_FEATURES, dump_calibrations
-    from bot.service import CALIBRATION_FILE
+    from bot import evaluate, evaluate_answers
+    from bot.decide.answerability import MODEL_FILE, dump_models
 
     bots = _bots_by_mode(settings)
-    items = evaluate.load_items(Path(args.file))
+    kb = next(iter(bots.values())).kb
+    sets = _load_sets(args.files, kb)
+    if sets is None:
+        return 2
     models = {}
     for mode, bot in bots.items():
-        ours = evaluate.run_bot(bot, items)
-        model, confidences = evaluate.fit_calibration(ours, MODE_FEATURES[mode])
-        print(f"{_MODE_LABELS[mode]}: threshold chosen on out-of-fold confidences: {model.threshold:.2f}")
-        print(evaluate.summary({"5-fold cross-validated at that threshold (each question scored by models fitted "
-                                "without it)": evaluate.with_confidences(ours, confidences, model.threshold)}))
-        models[mode] = model
-    target = Path(args.out) if args.out else settings.knowledge_dir / CALIBRATION_FILE
-    dump_calibrations(target, models, f"fitted on {Path(args.file).name}, {len(items)} questions")
+        by_set = {name: evaluate.run_bot(bot, items) for name, items in sets.items()}
+        if len(by_set) > 1:
+            folds = evaluate_answers.leave_one_set_out(bot, by_set)
+            print(f"{_MODE_LABELS[mode]}: leave-one-set-out before fitting on all")
+            print(evaluate.summary({f"{f.held_out} (held out)": f.outcomes for f in folds}))
+        model = evaluate_answers.fit_on(bot, by_set)
+        print(f"{_MODE_LABELS[mode]}: fitted on {', '.join(by_set)}; threshold {model.threshold:.2f} "
+              "(chosen on cross-fitted confidences)\n")
+        models[mode] = (model, ", ".join(by_set))
+    target = Path(args.out) if args.out else settings.knowledge_dir / MODEL_FILE
+    n = sum(len(v) for v in sets.values())
+    dump_models(target, models, f"fitted on {', '.join(sets)} ({n} labelled questions)")
     print(f"wrote {target}")
     return 0
 
@@ -550,7 +579,6 @@ def build_parser() -> argparse.ArgumentParser:
     ev = sub.add_parser("eval", help="measure on labelled question files, beside a naive baseline; with "
                         "several files, live-concern figures are leave-one-set-out")
     ev.add_argument("files", nargs="+", metavar="FILE")
-    ev.add_argument("--no-cv", dest="cv", action="store_false", help="skip the cross-validated calibration rows")
     ev.add_argument("--summary", action="store_true", help="overall rows only, no per-school tables")
     ev.set_defaults(func=_cmd_eval)
 
@@ -562,9 +590,10 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--out", help="where to write (default: KNOWLEDGE_DIR/concerns/model.yaml)")
     fit.set_defaults(func=_cmd_concerns_fit)
 
-    cal = sub.add_parser("calibrate", help="fit the confidence model on a labelled question file")
-    cal.add_argument("file")
-    cal.add_argument("--out", help="where to write (default: KNOWLEDGE_DIR/calibration.yaml)")
+    cal = sub.add_parser("calibrate", help="fit the answerability model on labelled question files "
+                         "(prints leave-one-set-out figures first when given several)")
+    cal.add_argument("files", nargs="+", metavar="FILE")
+    cal.add_argument("--out", help="where to write (default: KNOWLEDGE_DIR/answerability.yaml)")
     cal.set_defaults(func=_cmd_calibrate)
 
     # --- server commands (issue 4) ---

@@ -86,6 +86,8 @@ def answer_blocks(answer: Answer, ref: str = "", question: str = "", buttons: bo
         if line:
             head.append(section(escape(line)))
         return head  # never quotes policy, no feedback buttons
+    if answer.decision == ANSWER and answer.headline:
+        head.append(section(f"*{escape(answer.headline)}*"))
     if answer.decision == ANSWER and answer.reason == AMBIGUOUS:
         head.append(section(f"Your question could be about more than one situation in *{school}*'s policy. "
                             "Did you mean:"))

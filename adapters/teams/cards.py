@@ -213,6 +213,8 @@ def answer_card(answer: Answer, *, ref: str, lead_name: str | None = None, can_a
         return _card(head, fallback=fallback_text(answer, delivery))  # never quotes policy, no buttons
 
     intro: list[dict] = []
+    if answer.decision == ANSWER and answer.headline:
+        intro.append(label(answer.headline, weight="Bolder"))
     if answer.decision == ANSWER and answer.reason == AMBIGUOUS:
         intro.append(rich("Your question could be about more than one situation in ", run(school, weight="Bolder"),
                           "'s policy. Did you mean:"))

@@ -226,6 +226,10 @@ function renderAnswer(data) {
                   urgent: "URGENT: live safeguarding concern" }[data.decision] || data.decision;
   box.append(el("p", { class: "badge" }, badge));
 
+  if (data.decision === "answer" && data.headline) {
+    // The short answer first: the cited clauses' own position, as the core words it.
+    box.append(el("p", { class: "headline" }, data.headline));
+  }
   if (data.decision === "urgent") {
     // Headline, then the steps as a list; what happened to the notice follows in its own note.
     const [headline, ...rest] = data.text.replaceAll("**", "").split("\n");

@@ -13,10 +13,11 @@ from datetime import date
 
 from .concern import Concern, ConcernDetector
 from .scope import in_scope
-from .calibration import Calibration, features_of
+from .answerability import AnswerabilityModel, Judgement
+from .headline import headline
 from ..config import Settings
 from ..knowledge.load import Clause, Contact, KnowledgeBase, School
-from ..retrieval.lexical import Retriever, SearchResult
+from ..retrieval.lexical import Candidate, Hit, Retriever, SearchResult
 from ..text_input import clean_text
 
 ANSWER, ESCALATE, URGENT = "answer", "escalate", "urgent"
@@ -29,8 +30,12 @@ NO_MATCH = "policy_silent"
 OUT_OF_SCOPE = "out_of_scope"
 LIVE_CONCERN = "urgent"
 
-# A clause this close to the best one (relative relevance) competes with it for "did you mean".
+# A clause this close to the best one (relative probability of answering) competes with it for
+# "did you mean".
 AMBIGUITY_STRENGTH = 0.85
+# A third clause is quoted only when it is at least this likely, relative to the second, to
+# answer: a far weaker one dilutes the answer.
+THIRD_CLAUSE_RATIO = 0.5
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffd]")
 
@@ -91,6 +96,7 @@ class Answer:
     concern: str = ""  # urgent answers: the concern's title, e.g. "self-harm or suicide"
     concern_category: str = ""  # its slug (knowledge/concerns/<slug>.yaml)
     advice: tuple[str, ...] = ()  # urgent answers: what to do for this kind of concern, from the bank
+    headline: str = ""  # answers: the cited clauses' position in one line (decide/headline.py)
     features: dict = field(default_factory=dict, compare=False)
 
     @property
@@ -125,17 +131,21 @@ class PolicyBot:
     """The core: holds one loaded knowledge base and a retriever over it."""
 
     def __init__(self, kb: KnowledgeBase, retriever: Retriever, settings: Settings,
-                 calibration: Calibration | None = None, mode: str = "bm25",
+                 model: AnswerabilityModel | None = None, mode: str = "bm25",
                  concerns: ConcernDetector | None = None):
         self.kb, self.retriever, self.settings, self.mode = kb, retriever, settings, mode
         self.concerns = concerns or ConcernDetector(kb.concerns)
-        self.calibration = calibration or Calibration.default()
+        self.model = model or AnswerabilityModel.default(mode)
         self.threshold = (settings.answer_threshold if settings.answer_threshold is not None
-                          else self.calibration.threshold)
+                          else self.model.threshold)
 
     def with_concerns(self, concerns: ConcernDetector) -> "PolicyBot":
         """The same bot with another concern detector (evaluation: another fold's thresholds)."""
-        return PolicyBot(self.kb, self.retriever, self.settings, self.calibration, self.mode, concerns)
+        return PolicyBot(self.kb, self.retriever, self.settings, self.model, self.mode, concerns)
+
+    def with_model(self, model: AnswerabilityModel) -> "PolicyBot":
+        """The same bot with another answerability model (evaluation: another fold's fit)."""
+        return PolicyBot(self.kb, self.retriever, self.settings, model, self.mode, self.concerns)
 
     def answer(self, school: str, question: str) -> Answer:
         """Raises UnknownSchool for a school not in the knowledge base and QuestionError for bad input."""
@@ -143,7 +153,7 @@ class PolicyBot:
 
     def decide(self, school: str, question: str) -> tuple[Answer, SearchResult | None]:
         """The answer and the search behind it (None when the question never reached retrieval:
-        urgent or off-topic), so evaluation measures the ranking without searching again."""
+        a live concern), so evaluation measures the ranking without searching again."""
         record = self.kb.school(school)
         text = clean_question(question, self.settings.max_question_chars)
         concern = self.concerns.detect(text)
@@ -165,21 +175,42 @@ class PolicyBot:
 
     def decide_from_policy(self, record: School, text: str) -> tuple[Answer, SearchResult | None]:
         """The answer from the school's policy alone, as if no concern had been found
-        (evaluation uses it to re-decide concerns at other thresholds without searching again)."""
-        school = record.slug
-        if not in_scope(text):
-            return self._build(record, ESCALATE, 0.0, OUT_OF_SCOPE, ()), None
-        result = self.retriever.search(school, text, k=max(10, self.settings.max_citations))
-        features = features_of(result)
-        confidence = self.calibration.confidence(features)
-        citations = self._citations(record, result)
+        (evaluation uses it to re-decide concerns at other thresholds without searching again).
+        The search result comes back re-ranked by the answerability model."""
+        result = self.retriever.search(record.slug, text, k=max(10, self.settings.max_citations))
+        return self.decide_from_search(record, text, result)
+
+    def decide_from_search(self, record: School, text: str, result: SearchResult,
+                           model: AnswerabilityModel | None = None) -> tuple[Answer, SearchResult]:
+        """The decision on one search (evaluation re-decides stored searches with each fold's model)."""
+        model = model or self.model
+        threshold = self.threshold if model is self.model else model.threshold
+        judgement = model.judge(result)
+        result = replace(result, hits=self._reranked(judgement))
+        citations = self._citations(record, judgement)
+        confidence = judgement.confidence
         if not citations:
-            decision, confidence, reason = ESCALATE, 0.0, NO_MATCH
-        elif confidence >= self.threshold:
+            decision, confidence, reason = ESCALATE, 0.0, NO_MATCH if in_scope(text) else OUT_OF_SCOPE
+        elif confidence >= threshold:
             decision, reason = ANSWER, AMBIGUOUS if self._ambiguous(citations) else CONFIDENT
         else:
-            decision, reason = ESCALATE, LOW_CONFIDENCE
-        return self._build(record, decision, confidence, reason, citations, features=features), result
+            # Too weak to answer. A question with nothing of the policies' subject in it is not the
+            # DSL's to receive unasked; the word list only names the reason, it never stops an answer.
+            decision, reason = ESCALATE, LOW_CONFIDENCE if in_scope(text) else OUT_OF_SCOPE
+            if reason == OUT_OF_SCOPE:
+                citations = ()  # clauses about something else would only mislead
+        answer = self._build(record, decision, confidence, reason, citations, features=judgement.features)
+        if decision == ANSWER:
+            answer = replace(answer, headline=headline(citations))
+        return answer, result
+
+    @staticmethod
+    def _reranked(judgement: Judgement) -> tuple[Hit, ...]:
+        """The candidates' hits in the model's order, strength relative to the best one's probability."""
+        if not judgement.ranked:
+            return ()
+        top = max(judgement.ranked[0][1], 1e-9)
+        return tuple(replace(c.hit, strength=p / top) for c, p in judgement.ranked)
 
     @staticmethod
     def _ambiguous(citations: tuple[Citation, ...]) -> bool:
@@ -189,18 +220,26 @@ class PolicyBot:
         close = [c for c in citations if c.strength >= AMBIGUITY_STRENGTH]
         return len(close) > 1 and len({(c.section, c.stance) for c in close}) > 1
 
-    def _citations(self, school: School, result: SearchResult) -> tuple[Citation, ...]:
-        """Up to max_citations clauses, dropping those far weaker than the best one."""
-        if not result.hits:
+    def _citations(self, school: School, judgement: Judgement) -> tuple[Citation, ...]:
+        """Up to max_citations clauses, most likely to answer first, dropping those far weaker
+        than the best one, and a third far weaker than the second."""
+        if not judgement.ranked:
             return ()
-        keep = [h for h in result.hits if h.strength >= self.settings.citation_floor]
+        top = max(judgement.ranked[0][1], 1e-9)
+        kept: list[tuple[Candidate, float]] = []
+        for candidate, p in judgement.ranked[: self.settings.max_citations]:
+            if kept and p / top < self.settings.citation_floor:
+                break
+            if len(kept) == 2 and p < THIRD_CLAUSE_RATIO * kept[1][1]:
+                break
+            kept.append((candidate, p))
         out = []
-        for hit in keep[: self.settings.max_citations]:
-            c: Clause = hit.clause
+        for candidate, p in kept:
+            c: Clause = candidate.hit.clause
             policy = school.policy(c.policy_id)
             out.append(Citation(c.id, c.section, policy.title, policy.id, c.text, c.school, c.stance,
-                                c.lead_in, round(hit.score, 4), c.about[0] if c.about else c.section,
-                                round(hit.strength, 3)))
+                                c.lead_in, round(p, 4), c.about[0] if c.about else c.section,
+                                round(p / top, 3)))
         return tuple(out)
 
     def _build(self, school: School, decision: str, confidence: float, reason: str,

@@ -1,3 +1,3 @@
 """Finding a school's candidate clauses for a question: text (tokenise, stem), BM25 (lexical.py),
 sentence embeddings (ONNX), the vector cache, semantic similarity and their fusion.
-May import `bot.knowledge` (the clauses searched) and, in fusion, `bot.decide.calibration`'s feature names."""
+May import `bot.knowledge` (the clauses searched) only."""

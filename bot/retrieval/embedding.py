@@ -71,7 +71,7 @@ class Encoder:
     _recent: OrderedDict = field(default_factory=OrderedDict, repr=False, compare=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
-    RECENT = 256  # texts remembered by encode_units
+    RECENT = 256  # texts (and span sets) remembered by encode_units and encode_spans
 
     def encode_units(self, texts: list[str]) -> np.ndarray:
         """Like encode, remembering the last few hundred texts: the concern check and the
@@ -118,6 +118,11 @@ class Encoder:
         pass: each span's vector is the mean of its tokens' states in the whole text's pass,
         unit length, as the model pools a sentence. A story of five sentences costs one
         encoding, not six. The text's own vector is remembered for encode_units."""
+        key = (text, tuple(spans))
+        with self._lock:
+            if key in self._recent:  # the concern check and the semantic stage ask moments apart
+                self._recent.move_to_end(key)
+                return self._recent[key]
         encoding = self.tokenizer.encode(text)
         ids = np.array([encoding.ids], dtype=np.int64)
         mask = np.array([encoding.attention_mask], dtype=np.int64)
@@ -136,6 +141,7 @@ class Encoder:
         with self._lock:
             self._recent[text] = out[0]
             self._recent.move_to_end(text)
+            self._recent[key] = out
             while len(self._recent) > self.RECENT:
                 self._recent.popitem(last=False)
         return out

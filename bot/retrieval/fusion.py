@@ -5,18 +5,14 @@ scales, which differ by question (BM25 grows with question length, cosines bunch
 0.2 and 0.7), and its usual constant k = 60 is not tuned on our questions. A clause BM25
 does not match at all (score 0) gets nothing from the lexical side.
 
-The stages' scores still matter for the decision: the evidence passed to the confidence
-model is the lexical evidence about the fused top clause (coverage, score against a
-perfect match, margin), its semantic similarity and margin, whether the stages agree on
-the top clause, and how far another school's policy matches the question better (a sign
-that this school's policy is silent on it).
+The stages' scores still matter for the decision: every candidate clause carries both
+stages' evidence (retrieval/evidence.py) to the answerability model, which re-ranks them.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from ..decide.calibration import SEMANTIC_FEATURES
-from .lexical import BM25Retriever, Hit, SearchResult
+from .lexical import BM25Retriever, SearchResult
 from .semantic import SemanticScorer
 
 RRF_K = 60
@@ -63,17 +59,4 @@ class FusedRetriever:
             fused = reciprocal_rank_fusion(bm25, cos)
             lexical_share = bm25 / bm25.max() if bm25.max() > 0 else np.zeros_like(bm25)
             strength = 0.5 * lexical_share + 0.5 * _unit(cos)
-        order = [int(i) for i in np.argsort(-fused, kind="stable")[:k]]
-        top_strength = strength[order[0]] if order and strength[order[0]] > 0 else 1.0
-        hits = tuple(Hit(index.clauses[i], float(fused[i]), index.matched(i, query), float(strength[i] / top_strength))
-                     for i in order)
-        result = self.lexical.lexical_evidence(school, question, query, bm25, order, hits)
-        top = order[0]
-        others = np.delete(cos, top)
-        result.extra.update(zip(SEMANTIC_FEATURES, (
-            float(cos[top]),
-            float(cos[top] - others.max()) if len(others) else float(cos[top]),
-            1.0 if int(np.argmax(bm25)) == int(np.argmax(cos)) and bm25.max() > 0 else 0.0,
-            max(0.0, sem.domain_best - float(cos.max())),
-        )))
-        return result
+        return self.lexical.evidence(school, question, query, bm25, fused, k, sem, strength)

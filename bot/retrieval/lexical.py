@@ -8,13 +8,19 @@ groups. The Retriever protocol is the seam where a second (semantic) stage plugs
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from .bm25 import BM25Okapi
 from ..knowledge.load import Clause, KnowledgeBase, SynonymGroup
+from .evidence import (TOP_CANDIDATES, QuestionShape, SentenceLexical, candidate_order, lexical_evidence,
+                       semantic_evidence)
+from .sentences import sentence_spans
 from .text import STOPWORDS, analyse, stem, words
+
+if TYPE_CHECKING:
+    from .semantic import SemanticScores
 
 # A synonym's policy words count for less than the staff member's own words: they say
 # what the question may mean, not what it says.
@@ -46,6 +52,15 @@ class Hit:
 
 
 @dataclass(frozen=True)
+class Candidate:
+    """A clause the answerability model judges, with the search's evidence about it
+    (names in retrieval/evidence.py)."""
+
+    hit: Hit
+    evidence: dict[str, float]
+
+
+@dataclass(frozen=True)
 class SearchResult:
     school: str
     query: Query
@@ -53,9 +68,9 @@ class SearchResult:
     coverage: float          # share of the question's information (idf) the top clause matches
     normalised_score: float  # top score / the most the question could score
     phrase_match: float = 0.0  # how fully the question contains one of the top clauses' about phrasings
-    domain_coverage: float = 0.0  # the best coverage any bundled policy achieves (this school's included)
     margin: float = 0.0  # how clearly the top clause beats the next, in units of a perfect lexical match
-    extra: dict[str, float] = field(default_factory=dict)  # evidence from a second stage, by feature name
+    candidates: tuple[Candidate, ...] = ()  # the clauses worth judging, best-ranked first
+    mode: str = "bm25"  # which evidence the candidates carry: "bm25" or "fused"
 
 
 class Retriever(Protocol):
@@ -173,6 +188,23 @@ class _SchoolIndex:
                 best = max(best, 2 * recall * precision / (recall + precision))
         return best
 
+    def sentence_lexical(self, question: str, spans: list[tuple[int, int]], query: Query,
+                         scores: np.ndarray) -> SentenceLexical:
+        """Each sentence's own BM25 ranking (as shares of its best score) and the coverage of its
+        words by its best clauses; a one-sentence question is its own single sentence."""
+        n = len(self.clauses)
+        pieces = [(query, scores)] if len(spans) < 2 else [self.score(question[a:b]) for a, b in spans]
+        shares, coverage = np.zeros((n, len(pieces))), np.zeros((n, len(pieces)))
+        for j, (q, s) in enumerate(pieces):
+            top = float(s.max()) if n else 0.0
+            if top <= 0:
+                continue
+            shares[:, j] = s / top
+            for i in np.argsort(-s, kind="stable")[:TOP_CANDIDATES]:
+                if s[i] > 0:
+                    coverage[i, j] = self.coverage(int(i), q)
+        return SentenceLexical(shares, coverage)
+
     def ceiling(self, query: Query) -> float:
         """The score a perfect clause would get: every term, at the most a term can add."""
         k1 = self.bm25.k1
@@ -192,39 +224,56 @@ class BM25Retriever:
             self.kb.school(school)  # raises UnknownSchool with the list of known ones
         return self._indexes[school]
 
-    def best_coverage(self, school: str, question: str) -> float:
-        """This school's top clause's coverage of the question (no ranking beyond the top)."""
-        index = self._indexes[school]
-        query, scores = index.score(question)
-        top = int(np.argmax(scores))
-        return index.coverage(top, query) if scores[top] > 0 else 0.0
-
     def search(self, school: str, question: str, k: int = 10) -> SearchResult:
         index = self.index(school)
         query, scores = index.score(question)
-        order = np.argsort(-scores, kind="stable")
-        top_score = float(scores[order[0]]) if len(order) else 0.0
-        hits = tuple(Hit(index.clauses[i], float(scores[i]), index.matched(int(i), query), float(scores[i]) / top_score)
-                     for i in order[:k] if scores[i] > 0)
-        return self.lexical_evidence(school, question, query, scores, [int(i) for i in order[:k]], hits)
+        return self.evidence(school, question, query, scores, scores, k)
 
-    def lexical_evidence(self, school: str, question: str, query: Query, scores: np.ndarray,
-                         order: list[int], hits: tuple[Hit, ...]) -> SearchResult:
-        """The search result for a ranking (BM25's own, or a fused one), with the lexical
-        evidence about its top clause: coverage, score against a perfect match, margin."""
+    def evidence(self, school: str, question: str, query: Query, bm25: np.ndarray, ranking: np.ndarray,
+                 k: int = 10, semantic: "SemanticScores | None" = None,
+                 strength: np.ndarray | None = None) -> SearchResult:
+        """The search result for a ranking (BM25's own, or a fused one): the top k hits, and
+        the candidates with the evidence about each (the semantic numbers too when given)."""
+        index = self._indexes[school]
+        order = [int(i) for i in np.argsort(-ranking, kind="stable")[:k]]
+        if strength is None:
+            top_score = float(bm25.max()) if len(bm25) else 0.0
+            strength = bm25 / top_score if top_score > 0 else np.zeros_like(bm25)
+        top_strength = float(strength[order[0]]) if order and strength[order[0]] > 0 else 1.0
+
+        def hit(i: int) -> Hit:
+            return Hit(index.clauses[i], float(ranking[i]), index.matched(i, query), float(strength[i]) / top_strength)
+
+        hits = tuple(hit(i) for i in order if semantic is not None or bm25[i] > 0)
         if not hits:
             return SearchResult(school, query, (), 0.0, 0.0)
-        index = self._indexes[school]
-        top = order[0]
+        spans = sentence_spans(question)
+        sentences = index.sentence_lexical(question, spans, query, bm25)
+        words_in = len(question.split())
+        shape = QuestionShape(len(query.own), words_in, max(1, len(spans)))
+        by_sentence = (semantic.sentences.max(axis=1) if semantic is not None
+                       else sentences.bm_share.max(axis=1))
+        candidates = candidate_order(ranking, by_sentence)
+        coverage = np.zeros(len(index.clauses))
+        for i in set(candidates) | {int(np.argmax(bm25))}:
+            coverage[i] = index.coverage(i, query) if bm25[i] > 0 else 0.0
         ceiling = index.ceiling(query)
-        normalised = float(scores[top]) / ceiling if ceiling > 0 else 0.0
-        runner_up = float(np.delete(scores, top).max()) if len(scores) > 1 else 0.0
-        s1 = float(scores[top])
+        sections = [c.section for c in index.clauses]
+        lengths = [len(c.text.split()) for c in index.clauses]
+        top5 = candidates[:5]
+        judged = []
+        for rank, i in enumerate(candidates):
+            evidence = lexical_evidence(i, rank, bm25, ceiling, coverage, index.phrase_match(i, query), sentences,
+                                        sections, lengths, top5, shape)
+            if semantic is not None:
+                evidence.update(semantic_evidence(i, semantic.passage, semantic.about, semantic.clauses,
+                                                  semantic.sentences))
+            judged.append(Candidate(hit(i), evidence))
+        top = order[0]
+        normalised = float(bm25[top]) / ceiling if ceiling > 0 else 0.0
+        runner_up = float(np.delete(bm25, top).max()) if len(bm25) > 1 else 0.0
+        s1 = float(bm25[top])
         margin = (s1 - runner_up) / s1 * normalised if s1 > 0 else 0.0
-        phrase = max(index.phrase_match(i, query) for i in order[:3])
-        own_coverage = index.coverage(top, query)
-        # How well the best policy in the domain covers it: when another school's policy covers
-        # the question far better than this one, this policy is probably silent on it. Only a
-        # confidence signal: answers still come from this school alone.
-        domain = max([own_coverage] + [self.best_coverage(s, question) for s in self._indexes if s != school])
-        return SearchResult(school, query, hits, own_coverage, normalised, phrase, domain, margin)
+        return SearchResult(school, query, hits, float(coverage[top]) if bm25[top] > 0 else 0.0, normalised,
+                            max(index.phrase_match(i, query) for i in order[:3]), margin, tuple(judged),
+                            "fused" if semantic is not None else "bm25")

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from .embedding import Encoder
+from .sentences import sentence_spans
 from ..knowledge.load import Clause, KnowledgeBase
 from .vector_cache import VectorCache
 
@@ -33,10 +34,10 @@ class _SchoolVectors:
     vectors: np.ndarray  # (texts, 384), unit length
     owner: np.ndarray    # (texts,) the clause index each text stands for
     n_clauses: int
+    passage: np.ndarray  # (clauses,) the index of each clause's passage text (its first)
 
-    def scores(self, q: np.ndarray) -> np.ndarray:
-        """Per clause, the best cosine over its texts."""
-        sims = self.vectors @ q
+    def best(self, sims: np.ndarray) -> np.ndarray:
+        """Per clause, the best of its texts' similarities (`sims`: one per text)."""
         out = np.full(self.n_clauses, -1.0, dtype=np.float32)
         np.maximum.at(out, self.owner, sims)
         return out
@@ -44,8 +45,14 @@ class _SchoolVectors:
 
 @dataclass(frozen=True)
 class SemanticScores:
-    clauses: np.ndarray  # this school's per-clause similarity
-    domain_best: float   # the best similarity any bundled school's clause reaches (this one's included)
+    """One question against one school's clauses. Only the asking school's vectors are read,
+    so nothing here changes with which other schools the deployment loads."""
+
+    clauses: np.ndarray    # (clauses,) best cosine over each clause's texts, whole question
+    passage: np.ndarray    # (clauses,) cosine to the clause passage itself
+    about: np.ndarray      # (clauses,) best cosine over its about phrasings (-1 when it has none)
+    sentences: np.ndarray  # (clauses, sentences) best cosine per question sentence; one column
+                           # (the whole question) when it has a single sentence
 
 
 class SemanticScorer:
@@ -65,14 +72,30 @@ class SemanticScorer:
                     owner.append(i)
             vectors, fresh = cache.vectors(texts, encoder.encode)
             encoded += fresh
-            self._schools[slug] = _SchoolVectors(vectors, np.array(owner, dtype=np.int64), len(school.clauses))
+            owner_array = np.array(owner, dtype=np.int64)
+            first = np.searchsorted(owner_array, np.arange(len(school.clauses)))
+            self._schools[slug] = _SchoolVectors(vectors, owner_array, len(school.clauses), first)
         self.encoded_at_start = encoded
         log.info("semantic stage ready: %s, %d clause texts encoded, %d from cache, %.2f s",
                  encoder.version, encoded, sum(len(s.owner) for s in self._schools.values()) - encoded,
                  time.perf_counter() - started)
 
     def scores(self, school: str, question: str) -> SemanticScores:
-        q = self.encoder.encode_units([question])[0]
-        by_school = {slug: vectors.scores(q) for slug, vectors in self._schools.items()}
-        domain = max((float(s.max()) for s in by_school.values() if len(s)), default=-1.0)
-        return SemanticScores(by_school[school], domain)
+        """The question and each of its sentences (one forward pass, see sentences.py) against
+        the school's clause texts: staff wrap the question in a story, and the asking
+        sentence's match should count even when the whole question's is diluted."""
+        spans = sentence_spans(question)
+        vectors = self.encoder.encode_spans(question, spans if len(spans) > 1 else [])
+        school_vectors = self._schools[school]
+        sims = school_vectors.vectors @ vectors.T  # (texts, 1 + sentences)
+        whole = sims[:, 0]
+        best = school_vectors.best(whole)
+        passage = whole[school_vectors.passage].astype(np.float32)
+        about_sims = whole.copy()
+        about_sims[school_vectors.passage] = -1.0
+        about = school_vectors.best(about_sims)
+        if sims.shape[1] > 1:
+            sentences = np.stack([school_vectors.best(sims[:, j]) for j in range(1, sims.shape[1])], axis=1)
+        else:
+            sentences = best[:, None]
+        return SemanticScores(best, passage, about, sentences)

@@ -28,7 +28,7 @@ def with_contacts(bot: PolicyBot, slug: str, **lead_fields) -> PolicyBot:
     school = kb.schools[slug]
     school = dataclasses.replace(school, lead=dataclasses.replace(school.lead, **lead_fields))
     kb = dataclasses.replace(kb, schools={**kb.schools, slug: school})
-    return PolicyBot(kb, bot.retriever, bot.settings, bot.calibration, bot.mode, bot.concerns)
+    return PolicyBot(kb, bot.retriever, bot.settings, bot.model, bot.mode, bot.concerns)
 
 
 async def ask(client, base, school, question):

@@ -17,7 +17,7 @@ from bot.render import answer_json
 
 from .conftest import wait_ready, with_
 
-TSAT_Q = "can I follow a parent back on insta?"
+TSAT_Q = "can I add a pupil's mum on my personal facebook?"
 LZW_Q = "can I accept a friend request from a pupil?"
 
 

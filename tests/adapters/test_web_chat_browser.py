@@ -45,7 +45,7 @@ async def test_pick_a_school_ask_and_see_the_cited_clause_and_stance(page, serve
     await expect(page.locator("#school option[value=tsat]")).to_have_count(1)
     await page.select_option("#school", "tsat")
     await expect(page.locator("#school-info")).to_contain_text("Headteacher/Principal")
-    await page.fill("#question", "can I follow a parent back on insta?")
+    await page.fill("#question", "can I add a pupil's mum on my personal facebook?")
     await page.click("#ask-button")
 
     answer = page.locator("article.msg.bot").last
@@ -153,7 +153,7 @@ async def test_off_loopback_the_page_asks_for_the_token_once(page, serve_app, se
     await page.click("#token-form button")
     await expect(page.locator("#school option[value=tsat]")).to_have_count(1)
     await page.select_option("#school", "tsat")
-    await page.fill("#question", "can I follow a parent back on insta?")
+    await page.fill("#question", "can I add a pupil's mum on my personal facebook?")
     await page.click("#ask-button")
     await expect(page.locator("article.msg.bot .clause-id").first).to_have_text("5.4")
     await expect(page.locator("#token-form")).to_be_hidden()
@@ -174,7 +174,7 @@ async def test_ask_the_lead_then_see_the_leads_answer(page, serve_app, settings,
     await page.goto(f"{base}/")
     await page.select_option("#school", "tsat")
     await expect(page.locator("#school-info .unreachable")).to_have_count(0)
-    await page.fill("#question", "can I follow a parent back on insta?")
+    await page.fill("#question", "can I add a pupil's mum on my personal facebook?")
     await page.click("#ask-button")
     button = page.locator("article.msg.bot button.ask-lead").first
     await expect(button).to_contain_text("Ask")
@@ -245,7 +245,7 @@ async def test_helpful_button_records_the_vote(page, serve_app, settings, tmp_pa
     await page.goto(f"{base}/")
     await expect(page.locator("#school option[value=tsat]")).to_have_count(1)
     await page.select_option("#school", "tsat")
-    await page.fill("#question", "can I follow a parent back on insta?")
+    await page.fill("#question", "can I add a pupil's mum on my personal facebook?")
     await page.click("#ask-button")
     answer = page.locator("article.msg.bot").last
     await answer.locator("button.feedback-helpful").click()

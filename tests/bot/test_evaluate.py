@@ -5,7 +5,7 @@ import math
 
 import numpy as np
 
-from bot.decide.calibration import fit_logistic
+from bot.decide.answerability import fit
 from bot.evaluate import Item, Outcome, metrics, norm
 
 
@@ -46,5 +46,8 @@ def test_logistic_fit_orders_by_the_informative_feature():
     rng = np.random.default_rng(0)
     x = rng.uniform(0, 1, size=(200, 2))
     y = (x[:, 0] + rng.normal(0, 0.1, 200) > 0.5).astype(float)
-    model = fit_logistic(x, y, ("a", "b"), l2=0.1)
-    assert model.weights[0] > 5 and abs(model.weights[1]) < 1.5
+    model = fit([{"a": a, "b": b} for a, b in x], list(y > 0), ("a", "b"), l2=0.1)
+    # standardised features: the informative one carries the weight, the noise one next to none
+    assert model.weights[0] > 3 and abs(model.weights[1]) < 0.5
+    p = model.probabilities([{"a": 0.9, "b": 0.5}, {"a": 0.1, "b": 0.5}])
+    assert p[0] > 0.9 and p[1] < 0.1

@@ -48,10 +48,13 @@ def test_fused_search_stays_inside_the_asking_school(tiny_kb, model_cache):
 
 
 def test_fused_evidence_carries_both_stages(tiny_kb, model_cache):
+    from bot.retrieval.evidence import FUSED_EVIDENCE
+
     _, result = build_bot(settings(tiny_kb, model_cache)).decide("beta", "emailing parents from my gmail")
-    for name in ("semantic_top", "semantic_margin", "agreement", "semantic_domain_gap", "coverage", "margin"):
-        assert name in result.extra or hasattr(result, name)
-    assert -1.0 <= result.extra["semantic_top"] <= 1.0
+    assert result.mode == "fused" and result.candidates
+    for candidate in result.candidates:
+        assert set(FUSED_EVIDENCE) <= set(candidate.evidence)
+        assert -1.0 <= candidate.evidence["best"] <= 1.0 and candidate.evidence["best_gap"] <= 0.0
 
 
 def test_semantic_off_runs_bm25_only(tiny_kb, model_cache):
@@ -84,10 +87,11 @@ def test_vectors_are_cached_so_a_restart_encodes_nothing(tiny_kb, tmp_path, mode
     assert first.encoded_at_start > 0 and second.encoded_at_start == 0
 
 
-@pytest.mark.parametrize("mode", ["fused", "semantic"])
-def test_every_mode_has_a_calibration_in_the_bundled_file(mode):
-    from bot.decide.calibration import MODE_FEATURES, Calibration
+@pytest.mark.parametrize("mode", ["bm25", "fused"])
+def test_every_mode_has_a_fitted_answerability_model_in_the_bundled_file(mode):
+    from bot.decide.answerability import MODEL_FILE, PAIR_FEATURES, QUESTION_FEATURES, AnswerabilityModel
     from bot.knowledge.load import bundled_knowledge_dir
 
-    model = Calibration.load(bundled_knowledge_dir() / "calibration.yaml", mode)
-    assert model.features == MODE_FEATURES[mode] and 0.0 < model.threshold < 1.0
+    model = AnswerabilityModel.load(bundled_knowledge_dir() / MODEL_FILE, mode)
+    assert model.pair.features == PAIR_FEATURES[mode] and model.question.features == QUESTION_FEATURES[mode]
+    assert "fitted_on" not in model.source and "dev.yaml" in model.source and 0.0 < model.threshold < 1.0
