@@ -14,6 +14,7 @@ leaves the old bot serving and is kept as `last_reload`, with every problem as f
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -61,6 +62,8 @@ class ReloadOutcome:
     problems: tuple[str, ...] = ()
     hints: tuple[str, ...] = ()
     message: str = ""
+    number: int = 0  # the how-manieth reload since the server started
+
 
     @property
     def ok(self) -> bool:
@@ -68,7 +71,8 @@ class ReloadOutcome:
 
     def summary(self) -> dict:
         """For /readyz, which anyone may read: what happened and how many problems, not where."""
-        return {"outcome": self.outcome, "trigger": self.trigger, "at": self.at, "problems": len(self.problems)}
+        return {"outcome": self.outcome, "trigger": self.trigger, "at": self.at, "number": self.number,
+                "problems": len(self.problems)}
 
     def as_dict(self) -> dict:
         return {**self.summary(), "version": self.version, "tried": self.tried, "message": self.message,
@@ -219,7 +223,8 @@ class BotRuntime:
                     log.error("reload (%s) %s", trigger, outcome.message)
                     for line in outcome.problems:
                         log.error("reload (%s) rejected: %s", trigger, line)
-            self.last_reload = outcome
+            self.last_reload = outcome = dataclasses.replace(
+                outcome, number=(self.last_reload.number if self.last_reload else 0) + 1)
             return outcome
 
     async def current_stamps(self) -> kb_stamps.Stamps:

@@ -60,7 +60,7 @@ def _by_signal(pid: int, url: str, token: str) -> int:
     before = None
     try:
         _, ready = _request(f"{url}/readyz", "", timeout=5)
-        before = (ready.get("last_reload") or {}).get("at"), ready.get("knowledge", {}).get("loaded_at")
+        before = (ready.get("last_reload") or {}).get("number", 0)
     except (OSError, ValueError):
         pass
     try:
@@ -79,13 +79,13 @@ def _by_signal(pid: int, url: str, token: str) -> int:
         except (OSError, ValueError):
             continue
         last = ready.get("last_reload") or {}
-        if (last.get("at"), ready.get("knowledge", {}).get("loaded_at")) != before and last.get("trigger") == "SIGHUP":
+        if last.get("number", 0) > before:
             print(f"  {last.get('outcome')}: knowledge {ready.get('knowledge', {}).get('version')} is serving"
                   + (f"; {last.get('problems')} problem(s): see the server's log for file:line" if last.get("problems")
                      else ""))
             return 0 if last.get("outcome") in ("reloaded", "unchanged") else 1
     print("  no outcome yet: see the server's log", file=sys.stderr)
-    return 0
+    return 2
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:

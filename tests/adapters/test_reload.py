@@ -102,7 +102,7 @@ async def test_broken_yaml_is_rejected_with_file_and_line_and_old_answers_go_on(
     ready = await _readyz(client, base)
     assert ready["knowledge"] == before["knowledge"]
     assert ready["last_reload"] == {"outcome": "rejected", "trigger": "policybot reload", "at": body["at"],
-                                    "problems": len(body["problems"])}
+                                    "number": 1, "problems": len(body["problems"])}
     # Fixed, the next reload goes live; reloading identical files again is a no-op.
     new_text = "Photographs of pupils must never be posted on personal accounts or in group chats."
     write(tiny_kb, POLICY_FILE, _reworded(new_text))
@@ -240,6 +240,13 @@ def test_sighup_reloads_a_running_policybot_serve(tiny_kb):
         with urllib.request.urlopen(req, timeout=10) as resp:
             body = resp.read().decode()
         assert "or in group chats" in body
+        # `policybot reload --pid` sends the signal itself and reads the outcome back from /readyz.
+        write(tiny_kb, POLICY_FILE, POLICY_A.replace("    clauses:\n", "    clauses:\n      - id: [unclosed\n", 1))
+        cli = subprocess.run([sys.executable, "-m", "adapters.cli", "reload", "--pid", str(proc.pid), "--url", base],
+                             cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+        assert cli.returncode == 1, (cli.stdout, cli.stderr)
+        assert f"sent SIGHUP to {proc.pid}" in cli.stdout and "rejected" in cli.stdout
+        assert "see the server's log for file:line" in cli.stdout
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=30)
     finally:
@@ -249,3 +256,4 @@ def test_sighup_reloads_a_running_policybot_serve(tiny_kb):
     assert proc.returncode == 0, err
     assert "SIGHUP: reloading the knowledge base" in err
     assert any(line.startswith("reload (SIGHUP) reloaded: knowledge ") for line in err.splitlines()), err
+    assert f"reload (SIGHUP) rejected: knowledge/{POLICY_FILE}:7: malformed YAML" in err
