@@ -17,15 +17,17 @@ async def healthz(request: web.Request) -> web.Response:
 async def readyz(request: web.Request) -> web.Response:
     runtime = request.app[RUNTIME]
     if not runtime.ready:
-        return web.json_response({"ready": False, "reason": runtime.failure or "loading knowledge base"},
-                                 status=503)
+        body = {"ready": False, "reason": runtime.failure or "loading knowledge base"}
+        if runtime.last_reload is not None:  # a start that failed, then a reload that was tried
+            body.update(runtime.knowledge_info())
+        return web.json_response(body, status=503)
     for check in request.app[READINESS_CHECKS]:
         reason = await check()
         if reason:
             return web.json_response({"ready": False, "reason": reason}, status=503)
     kb = runtime.bot.kb
     clauses = sum(len(s.clauses) for s in kb.schools.values())
-    body = {"ready": True, "schools": len(kb.schools), "clauses": clauses}
+    body = {"ready": True, "schools": len(kb.schools), "clauses": clauses, **runtime.knowledge_info()}
     for note in request.app[READINESS_NOTES]:
         body.update(note())
     return web.json_response(body)

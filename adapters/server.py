@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import signal
 import sys
@@ -21,9 +22,7 @@ from typing import AsyncIterator, Callable, Sequence
 from aiohttp import web
 
 from bot.config import Settings
-from bot.service import build_bot
-
-from . import escalation_wiring, health, web_api
+from . import authoring_api, escalation_wiring, health, knowledge_api, knowledge_watch, web_api
 from .appkeys import CAN_ESCALATE, READINESS_CHECKS, READINESS_NOTES, RUNTIME, SETTINGS, STARTUP_WARNINGS
 from .channel import Channel
 from .log_format import SafeFormatter
@@ -44,7 +43,15 @@ def web_chat_channel(settings: Settings) -> Channel:
     decision = web_chat_decision(settings)
     if not decision.on:
         return Channel("web chat", None, decision.why_off)
-    return Channel("web chat", web_api.mount, where="/" + (" (bearer token required)" if decision.token_required else ""))
+    return Channel("web chat", _mount_web, where="/" + (" (bearer token required)" if decision.token_required else ""))
+
+
+def _mount_web(app: web.Application) -> None:
+    """The web chat, and with it (behind the same token rule) the reload endpoint and the lead's
+    authoring view."""
+    web_api.mount(app)
+    knowledge_api.mount(app)
+    authoring_api.mount(app)
 
 
 def default_channels(settings: Settings) -> list[Channel]:
@@ -54,14 +61,16 @@ def default_channels(settings: Settings) -> list[Channel]:
     return [slack_channel(settings), teams_channel(settings), web_chat_channel(settings)]
 
 
-def create_app(settings: Settings, *, factory: BotFactory = build_bot,
+def create_app(settings: Settings, *, factory: BotFactory | None = None,
                channels: Sequence[Channel] | None = None,
                cleanup_hooks: Sequence[CleanupHook] = (),
                can_escalate: Callable[[str], bool] | None = None,
                escalations: bool = False) -> web.Application:
     """The whole server; tests build it with their own settings, factory and channels.
     `escalations`: open the escalation store and run its worker in this process (what
-    `policybot serve` does; off by default so tests that don't need a store don't get one)."""
+    `policybot serve` does; off by default so tests that don't need a store don't get one).
+    `factory` builds the bot (default: bot.service.BotBuilder, which reuses what the serving bot
+    loaded on a reload); it is called again for every reload."""
     channels = default_channels(settings) if channels is None else list(channels)
     web_chat = web_chat_decision(settings)
     limiter = RateLimiter(settings.rate_limit_per_minute)
@@ -81,21 +90,34 @@ def create_app(settings: Settings, *, factory: BotFactory = build_bot,
     for channel in channels:
         if channel.mount is not None:
             channel.mount(app)
-    app.cleanup_ctx.append(_bot_lifecycle(runtime))
+    app.cleanup_ctx.append(_bot_lifecycle(app, runtime))
+    app.cleanup_ctx.append(knowledge_watch.watch_hook(runtime, settings.reload_poll_seconds))
     app.cleanup_ctx.extend(cleanup_hooks)
     return app
 
 
-def _bot_lifecycle(runtime: BotRuntime) -> CleanupHook:
+def _bot_lifecycle(app: web.Application, runtime: BotRuntime) -> CleanupHook:
     """Starts loading the bot without holding up the listening socket, so /readyz can say
     "loading" meanwhile; at cleanup (after in-flight handlers drained) closes the pool."""
+
+    def warn(kb) -> None:
+        for warnings in app[STARTUP_WARNINGS]:
+            for line in warnings(kb):
+                log.warning("warning: %s", line)
+
+    def warn_new_schools(old, new) -> None:
+        """A reload that adds a school says what start-up would have said about it."""
+        known = set(old.kb.schools) if old is not None else set()
+        added = {slug: s for slug, s in new.kb.schools.items() if slug not in known}
+        if added:
+            warn(dataclasses.replace(new.kb, schools=added))
+
+    runtime.on_swap.append(warn_new_schools)
 
     async def load(app: web.Application) -> None:
         await runtime.load()
         if runtime.ready:
-            for warnings in app[STARTUP_WARNINGS]:
-                for line in warnings(runtime.bot.kb):
-                    log.warning("warning: %s", line)
+            warn(runtime.bot.kb)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         task = asyncio.create_task(load(app), name="load-bot")
@@ -165,7 +187,10 @@ def run(settings: Settings) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        await serve(settings, stop=stop)
+        app = create_app(settings, escalations=True)
+        # SIGHUP re-reads the knowledge base (kill -HUP PID), as daemons re-read their configuration.
+        loop.add_signal_handler(signal.SIGHUP, knowledge_watch.on_sighup(app[RUNTIME]))
+        await serve(settings, app, stop=stop)
 
     try:
         asyncio.run(main())

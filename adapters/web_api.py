@@ -83,7 +83,7 @@ async def schools(request: web.Request) -> web.Response:
                                           for slug in sorted(kb.schools)]})
 
 
-def _display_fields(out: dict) -> dict:
+def display_fields(out: dict) -> dict:
     """Adds the clause text as the console shows it (source links and ** marks dropped), so the
     page shows the same words; the contract's own fields are left exactly as they are."""
     for cite in out["citations"]:
@@ -144,7 +144,7 @@ async def ask(request: web.Request) -> web.Response:
     esc, delivery = None, None
     if sent_unasked(answer):
         esc, delivery = await _escalate(request, answer, question, payload, None, f"web:{request_id}")
-    out = _display_fields(answer_json(answer, delivery=delivery))
+    out = display_fields(answer_json(answer, delivery=delivery))
     if delivery is not None:
         out["escalation"] = _escalation_json(esc) if esc else None
         out["delivery_text"] = delivery_line(answer, delivery)

@@ -105,6 +105,12 @@ class Settings:
     rate_limit_per_minute: int = 30
     # Seconds a SIGTERM/SIGINT shutdown waits for answers in flight.
     shutdown_grace_seconds: float = 10.0
+    # --- reload and authoring (issue 17) ---
+    # POLICYBOT_RELOAD_POLL_SECONDS: how often `policybot serve` looks at the knowledge files' stamps
+    # and reloads a change without a restart (0: never; `policybot reload` and SIGHUP still work).
+    reload_poll_seconds: float = 2.0
+    # POLICYBOT_MAX_UPLOAD_BYTES: largest policy document the authoring view accepts; larger gets 413.
+    max_upload_bytes: int = 10 * 1024 * 1024
     # --- slack (issue 6) ---
     # SLACK_SIGNING_SECRET / SLACK_BOT_TOKEN: both set turns the Slack app on (HTTP at /slack/events).
     slack_signing_secret: str = field(default="", repr=False)
@@ -227,6 +233,9 @@ def from_env(env: dict | None = None) -> Settings:
         max_body_bytes=_int(env, "POLICYBOT_MAX_BODY_BYTES", Settings.max_body_bytes, 256, 10**7),
         rate_limit_per_minute=_int(env, "POLICYBOT_RATE_LIMIT", Settings.rate_limit_per_minute, 1, 10**6),
         shutdown_grace_seconds=_float(env, "POLICYBOT_SHUTDOWN_GRACE", Settings.shutdown_grace_seconds, 0.0, 3600.0),
+        # --- reload and authoring (issue 17) ---
+        reload_poll_seconds=_float(env, "POLICYBOT_RELOAD_POLL_SECONDS", Settings.reload_poll_seconds, 0.0, 86400.0),
+        max_upload_bytes=_int(env, "POLICYBOT_MAX_UPLOAD_BYTES", Settings.max_upload_bytes, 1024, 100 * 1024 * 1024),
         # --- slack (issue 6) ---
         slack_signing_secret=env.get("SLACK_SIGNING_SECRET", "").strip(),
         slack_bot_token=env.get("SLACK_BOT_TOKEN", "").strip(),

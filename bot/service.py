@@ -83,3 +83,44 @@ def build_bot(settings: Settings, kb: KnowledgeBase | None = None, mode: str | N
     if concerns is None:
         concerns = load_concerns(kb, settings, semantic.encoder if semantic is not None else None)
     return PolicyBot(kb, retriever, settings, model, mode, concerns)
+
+
+def _encoder_of(bot: PolicyBot | None):
+    """The sentence encoder a built bot already holds (None: BM25 only, or no bot)."""
+    semantic = getattr(getattr(bot, "retriever", None), "semantic", None)
+    return getattr(semantic, "encoder", None)
+
+
+def build_like(settings: Settings, kb: KnowledgeBase, like: PolicyBot | None) -> PolicyBot:
+    """A bot over `kb` that reuses what `like` (the bot serving now) already loaded: the sentence
+    encoder (no second ONNX session) and the live-concern detector while its bank and thresholds
+    are unchanged. Clause vectors come from the on-disk cache, so only texts that are new or
+    changed are encoded. Used for a reload and for a draft tried in the authoring view."""
+    semantic = None
+    encoder = _encoder_of(like)
+    if settings.semantic and encoder is not None:
+        from .retrieval.semantic import SemanticScorer
+
+        semantic = SemanticScorer(kb, encoder, settings.cache_dir)
+    concerns = None
+    if like is not None and like.concerns.bank == kb.concerns:
+        thresholds = Thresholds.load(model_path(concern_root(kb.root)))
+        if thresholds == like.concerns.thresholds:
+            concerns = like.concerns
+    return build_bot(settings, kb, semantic=semantic, concerns=concerns)
+
+
+class BotBuilder:
+    """The server's bot factory: the first call builds from scratch, each later call (a reload)
+    re-reads and validates the knowledge directory exactly as `policybot kb check` does
+    (KnowledgeError lists every problem as file:line) and builds the new bot with what the
+    previous one loaded (build_like)."""
+
+    def __init__(self) -> None:
+        self.last: PolicyBot | None = None
+
+    def __call__(self, settings: Settings) -> PolicyBot:
+        kb = load_knowledge(settings.knowledge_dir)
+        bot = build_bot(settings, kb) if self.last is None else build_like(settings, kb, self.last)
+        self.last = bot
+        return bot

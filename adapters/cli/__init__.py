@@ -13,7 +13,7 @@ from bot.render import answer_json
 from bot.knowledge.load import KnowledgeError, UnknownSchool, load_knowledge
 
 # `policybot --help` shows this, as it showed the module's docstring when the command lived in bot/cli.py.
-DESCRIPTION = "The `policybot` command: ask, batch, eval, chat, kb check, kb diff, ingest."
+DESCRIPTION = "The `policybot` command: ask, batch, eval, chat, kb check, kb diff, ingest, serve, reload."
 
 
 def _cmd_kb_check(args: argparse.Namespace, settings: config.Settings) -> int:
@@ -599,6 +599,9 @@ def build_parser() -> argparse.ArgumentParser:
     # --- server commands (issue 4) ---
     serve = sub.add_parser("serve", help="run the server: web chat, health checks (host/port from the environment)")
     serve.set_defaults(func=_cmd_serve)
+    from .reload import add_parser as add_reload
+
+    add_reload(sub)
     # --- escalation commands (issue 5) ---
     _add_escalation_commands(sub)
     # --- slack app manifest (issue 6) ---

@@ -240,12 +240,32 @@ def read_html(raw: str) -> Document:
 # ---------------------------------------------------------------- Word (.docx)
 
 
+# A .docx is a zip; one that unpacks to more than this is refused before it is unpacked (a
+# policy's document.xml is a few hundred kB; a "zip bomb" upload would be gigabytes).
+MAX_DOCX_UNPACKED = 200 * 1024 * 1024
+
+
+def _check_zip(path: Path) -> None:
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as z:
+            unpacked = sum(info.file_size for info in z.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise DocumentError(f"{path.name} is not a Word .docx file that can be opened ({exc.__class__.__name__}); "
+                            "an old .doc must be saved as .docx first") from exc
+    if unpacked > MAX_DOCX_UNPACKED:
+        raise DocumentError(f"{path.name} unpacks to {unpacked // (1024 * 1024):,} MB, more than a policy "
+                            f"document could need ({MAX_DOCX_UNPACKED // (1024 * 1024)} MB); it was not read")
+
+
 def read_docx(path: Path) -> Document:
     try:
         import docx
         from docx.table import Table
     except ImportError as exc:  # pragma: no cover - a dependency of the package
         raise DocumentError("reading Word files needs python-docx (pip install python-docx)") from exc
+    _check_zip(path)
     try:
         document = docx.Document(str(path))
     except Exception as exc:  # python-docx raises several kinds for a file that is not a .docx

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import threading
 from pathlib import Path
 from typing import Callable
 
@@ -43,7 +44,9 @@ class VectorCache:
     def _write(self) -> None:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.path.with_name(f"{self.path.stem}.{os.getpid()}.tmp.npz")
+            # Per process and thread: a reload and a draft tried in the authoring view may both
+            # write new vectors at once.
+            tmp = self.path.with_name(f"{self.path.stem}.{os.getpid()}-{threading.get_ident()}.tmp.npz")
             keys = np.array(list(self._vectors), dtype="U32")
             np.savez(tmp, keys=keys, vectors=np.stack(list(self._vectors.values())).astype(np.float32))
             tmp.replace(self.path)
