@@ -40,6 +40,7 @@ class _PgTx(Tx):
 
 class PostgresStore(EscalationStore):
     backend = "postgres"
+    _skip_locked = " FOR UPDATE SKIP LOCKED"
 
     def __init__(self, url: str, schema: str | None = None, target_version: int | None = None):
         """`schema`: use (and create) this schema instead of public (tests isolate themselves so);
@@ -75,6 +76,10 @@ class PostgresStore(EscalationStore):
             raise RuntimeError("the store is not open; call `await store.open()` first")
         async with self._pool.acquire() as conn, conn.transaction():
             yield _PgTx(conn)
+
+    async def _raise_inbox_ids(self, tx: Tx, floor: int) -> None:
+        await tx.fetch("SELECT setval(pg_get_serial_sequence('inbox', 'id'), "
+                       "GREATEST(?::bigint, (SELECT COALESCE(MAX(id), 0) FROM inbox), 1))", floor)
 
     async def claim_due(self, now: float, channels: Sequence[str], limit: int, lease_seconds: float,
                         token: str) -> list[OutboxMessage]:

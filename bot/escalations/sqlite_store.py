@@ -65,6 +65,8 @@ class SqliteStore(EscalationStore):
             await self._conn.execute("PRAGMA journal_mode = WAL")
             await self._conn.execute("PRAGMA synchronous = FULL")  # a commit survives power loss, not just a crash
             await self._conn.execute("PRAGMA foreign_keys = ON")
+            # blanked question text is overwritten on disk, not left in free pages
+            await self._conn.execute("PRAGMA secure_delete = ON")
             async with self._tx() as tx:
                 await self._apply_migrations(tx)
         except (sqlite3.Error, OSError) as exc:
@@ -92,6 +94,17 @@ class SqliteStore(EscalationStore):
                 await self._conn.execute("ROLLBACK")
                 raise
             await self._conn.execute("COMMIT")
+
+    async def _raise_inbox_ids(self, tx: Tx, floor: int) -> None:
+        await tx.execute("INSERT INTO sqlite_sequence (name, seq) SELECT 'inbox', 0 "
+                         "WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'inbox')")
+        await tx.execute("UPDATE sqlite_sequence SET seq = MAX(seq, ?) WHERE name = 'inbox'", floor)
+
+    async def _after_purge(self) -> None:
+        """Copies the blanked pages into the main file and empties the write-ahead log, so neither
+        keeps the purged text."""
+        async with self._lock:
+            await self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     async def claim_due(self, now: float, channels: Sequence[str], limit: int, lease_seconds: float,
                         token: str) -> list[OutboxMessage]:

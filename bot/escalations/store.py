@@ -8,14 +8,19 @@ transaction, their placeholders, and how the worker claims messages (see the sub
 from __future__ import annotations
 
 import json
+import logging
 import re
+from dataclasses import replace
 from abc import ABC, abstractmethod
 from importlib import resources
 from typing import Any, Iterable, Mapping, Sequence
 
 from .conversations import MAX_TURNS, Turn
 from .feedback import ANSWERED_EVENT, VOTE_EVENT, FeedbackRecord
+from .inbox import ANSWERED, UNANSWERED, InboxItem
 from .model import (CANCELLED, CLOSED, FAILED, OPEN, PENDING, REROUTED, SENDING, SENT, Asker, Candidate, ContactRef, Escalation, NotFound, OutboxMessage, check_transition)
+
+log = logging.getLogger("policybot.escalations.store")
 
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
@@ -86,6 +91,27 @@ def row_to_feedback(r: Mapping[str, Any]) -> FeedbackRecord:
         created_at=r["created_at"], purged_at=r["purged_at"])
 
 
+_INBOX_COLUMNS = ("channel, kind, dedupe_key, alt_key, question, data, content, reply, status, claim_token, "
+                  "lease_until, attempts, created_at, answered_at, purged_at, legacy_id")
+_OPEN = f"status IN ({', '.join(repr(s) for s in UNANSWERED)})"  # constants, not input
+
+
+def _inbox_values(i: InboxItem) -> tuple:
+    return (i.channel, i.kind, i.dedupe_key, i.alt_key, i.question, json.dumps(i.data), json.dumps(i.content),
+            None if i.reply is None else json.dumps(i.reply), i.status, i.claim_token, i.lease_until, i.attempts,
+            i.created_at, i.answered_at, i.purged_at, i.legacy_id)
+
+
+def row_to_inbox(r: Mapping[str, Any]) -> InboxItem:
+    return InboxItem(
+        id=r["id"], channel=r["channel"], kind=r["kind"], dedupe_key=r["dedupe_key"], question=r["question"],
+        data=json.loads(r["data"]), alt_key=r["alt_key"], content=json.loads(r["content"]),
+        reply=None if r["reply"] is None else json.loads(r["reply"]), status=r["status"],
+        claim_token=r["claim_token"], lease_until=r["lease_until"], attempts=r["attempts"],
+        created_at=r["created_at"], answered_at=r["answered_at"], purged_at=r["purged_at"],
+        legacy_id=r["legacy_id"])
+
+
 def _esc_values(e: Escalation) -> tuple:
     a = e.asker
     return (e.id, e.school, e.school_name, e.dedupe_key, a.platform, a.user_id, a.conversation, a.thread,
@@ -131,10 +157,13 @@ def _select(table: str, **filters: str | None) -> tuple[str, list[str]]:
     return f"SELECT * FROM {table}" + (f" WHERE {where}" if where else ""), list(given.values())
 
 class EscalationStore(ABC):
-    """The async interface the service, the worker and the CLI use; backends implement `_tx`,
-    `_migrate` and `claim_due`."""
+    """The async interface the service, the worker, the channels' inbox and the CLI use; backends
+    implement `_tx`, `_migrate`, `claim_due` and `_raise_inbox_ids`."""
 
     backend: str = ""
+    # Appended to the inbox claim's inner SELECT: PostgreSQL skips rows another process is
+    # claiming; SQLite's BEGIN IMMEDIATE already lets one writer in at a time.
+    _skip_locked: str = ""
 
     # -- lifecycle ---------------------------------------------------------------------------
     @abstractmethod
@@ -254,7 +283,159 @@ class EscalationStore(ABC):
                              "AND purged_at IS NULL AND question IS NOT NULL AND question <> ''", now, closed_before)
             # The web chat's conversations hold question and reply text only: gone once that old.
             await tx.execute("DELETE FROM conversation_turns WHERE created_at < ?", closed_before)
-            return purged
+            # The channels' inbox: the words of items answered that long ago; keys and ids stay, so a
+            # late redelivery is still recognised. Unanswered items keep theirs (still to be answered).
+            blanked = await tx.execute("UPDATE inbox SET question = '', content = '{}', reply = NULL, purged_at = ? "
+                                       "WHERE status = ? AND answered_at < ? AND purged_at IS NULL", now, ANSWERED,
+                                       closed_before)
+        if blanked:
+            log.info("retention: blanked the text of %d answered inbox item(s)", blanked)
+        await self._after_purge()
+        return purged
+
+    async def _after_purge(self) -> None:
+        """Backend hook: SQLite moves the blanked pages out of its write-ahead log."""
+
+    # -- the channels' inbox (see inbox.py) ---------------------------------------------------
+    async def inbox_record(self, item: InboxItem,
+                           references: tuple[list[str], dict] | None = None) -> InboxItem | None:
+        """Stores a new item (and, in the same transaction, where its channel can write back:
+        `references` = (keys, reference)); None when its dedupe key or alt key is known already."""
+        async with self._tx() as tx:
+            if references:
+                await self._save_references(tx, *references, item.created_at)
+            attempts = 1 if item.claim_token else 0
+            row = await tx.fetchone(
+                f"INSERT INTO inbox ({_INBOX_COLUMNS}) VALUES ({', '.join('?' * 16)}) ON CONFLICT DO NOTHING "
+                "RETURNING *", *_inbox_values(replace(item, attempts=attempts)))
+        return row_to_inbox(row) if row else None
+
+    async def inbox_get(self, channel: str, ref: int) -> InboxItem | None:
+        """By the number the channel shows: the id, or for an imported item its old id (new ids
+        are all above the imported ones, see import_legacy_inbox)."""
+        async with self._tx() as tx:
+            row = await tx.fetchone("SELECT * FROM inbox WHERE channel = ? AND (id = ? OR legacy_id = ?) "
+                                    "ORDER BY id LIMIT 1", channel, ref, ref)
+        return row_to_inbox(row) if row else None
+
+    async def inbox_find(self, channel: str, dedupe_key: str) -> InboxItem | None:
+        async with self._tx() as tx:
+            row = await tx.fetchone("SELECT * FROM inbox WHERE channel = ? AND dedupe_key = ?", channel, dedupe_key)
+        return row_to_inbox(row) if row else None
+
+    async def inbox_items(self, channel: str | None = None) -> list[InboxItem]:
+        """Every item (of one channel), oldest first: for tests and inspection."""
+        sql, args = _select("inbox", channel=channel)
+        async with self._tx() as tx:
+            rows = await tx.fetch(sql + " ORDER BY id", *args)
+        return [row_to_inbox(r) for r in rows]
+
+    async def inbox_unanswered(self, channel: str) -> list[InboxItem]:
+        async with self._tx() as tx:
+            rows = await tx.fetch(f"SELECT * FROM inbox WHERE channel = ? AND {_OPEN} ORDER BY id", channel)
+        return [row_to_inbox(r) for r in rows]
+
+    async def inbox_claim(self, channel: str, now: float, lease_until: float, token: str,
+                          limit: int) -> list[InboxItem]:
+        """Atomically takes up to `limit` unanswered items of the channel that nobody holds (no
+        lease, or one that expired); two processes never get the same item."""
+        async with self._tx() as tx:
+            rows = await tx.fetch(
+                "UPDATE inbox SET claim_token = ?, lease_until = ?, attempts = attempts + 1 WHERE id IN "
+                f"(SELECT id FROM inbox WHERE channel = ? AND {_OPEN} AND (lease_until IS NULL OR lease_until <= ?) "
+                f"ORDER BY id LIMIT ?{self._skip_locked}) AND {_OPEN} AND (lease_until IS NULL OR lease_until <= ?) "
+                "RETURNING *", token, lease_until, channel, now, limit, now)
+        return sorted((row_to_inbox(r) for r in rows), key=lambda i: i.id)
+
+    async def inbox_take(self, item_id: int, now: float, lease_until: float, token: str) -> InboxItem | None:
+        """Claims one item if it is unanswered and nobody holds it; None otherwise."""
+        async with self._tx() as tx:
+            row = await tx.fetchone(
+                "UPDATE inbox SET claim_token = ?, lease_until = ?, attempts = attempts + 1 WHERE id = ? "
+                f"AND {_OPEN} AND (lease_until IS NULL OR lease_until <= ?) RETURNING *",
+                token, lease_until, item_id, now)
+        return row_to_inbox(row) if row else None
+
+    async def inbox_renew(self, item_id: int, token: str, lease_until: float) -> bool:
+        """The holder is alive and still answering; False when it no longer holds the item."""
+        if not token:
+            return False
+        async with self._tx() as tx:
+            return bool(await tx.execute(f"UPDATE inbox SET lease_until = ? WHERE id = ? AND claim_token = ? "
+                                         f"AND {_OPEN}", lease_until, item_id, token))
+
+    async def inbox_release(self, item_id: int, token: str, lease_until: float | None) -> bool:
+        """The holder lets go: anyone may take the item from `lease_until` on (None: at once)."""
+        async with self._tx() as tx:
+            return bool(await tx.execute(f"UPDATE inbox SET lease_until = ? WHERE id = ? AND claim_token = ? "
+                                         f"AND {_OPEN}", lease_until, item_id, token))
+
+    async def inbox_mark(self, item_id: int, status: str, now: float | None, reply: dict | None) -> None:
+        """SENDING (the claim stays), or ANSWERED at `now` with the reply kept (claim cleared)."""
+        async with self._tx() as tx:
+            if status == ANSWERED:
+                await tx.execute("UPDATE inbox SET status = ?, answered_at = ?, reply = ?, lease_until = NULL "
+                                 "WHERE id = ?", status, now, None if reply is None else json.dumps(reply), item_id)
+            else:
+                await tx.execute(f"UPDATE inbox SET status = ? WHERE id = ? AND {_OPEN}", status, item_id)
+
+    async def inbox_vote(self, item_id: int, voter: str, helpful: bool, now: float) -> None:
+        async with self._tx() as tx:
+            await tx.execute("INSERT INTO inbox_votes (inbox_id, voter, helpful, created_at) VALUES (?, ?, ?, ?) "
+                             "ON CONFLICT (inbox_id, voter) DO UPDATE SET helpful = excluded.helpful, "
+                             "created_at = excluded.created_at", item_id, voter, int(helpful), now)
+
+    async def inbox_votes(self, item_id: int) -> list[tuple[str, bool]]:
+        async with self._tx() as tx:
+            rows = await tx.fetch("SELECT voter, helpful FROM inbox_votes WHERE inbox_id = ? ORDER BY created_at, "
+                                  "voter", item_id)
+        return [(r["voter"], bool(r["helpful"])) for r in rows]
+
+    async def _save_references(self, tx: Tx, keys: list[str], reference: dict, now: float) -> None:
+        for key in keys:
+            await tx.execute("INSERT INTO channel_references (key, reference, updated_at) VALUES (?, ?, ?) "
+                             "ON CONFLICT (key) DO UPDATE SET reference = excluded.reference, "
+                             "updated_at = excluded.updated_at", key, json.dumps(reference), now)
+
+    async def save_references(self, keys: list[str], reference: dict, now: float) -> None:
+        async with self._tx() as tx:
+            await self._save_references(tx, keys, reference, now)
+
+    async def reference(self, key: str) -> dict | None:
+        async with self._tx() as tx:
+            row = await tx.fetchone("SELECT reference FROM channel_references WHERE key = ?", key)
+        return json.loads(row["reference"]) if row else None
+
+    async def import_legacy_inbox(self, items: Sequence[InboxItem], votes: Sequence[tuple[str, int, str, bool, float]],
+                                  references: Sequence[tuple[str, dict, float]]) -> int:
+        """The adapters' old SQLite tables, in one transaction (bot/escalations/legacy_inbox.py):
+        items keep their old id as legacy_id, and new ids are raised above every old one first, so
+        a number on a button posted before the upgrade names one item only. Votes are
+        (channel, old id, voter, helpful, at). Idempotent: importing again adds nothing. Returns
+        how many items were new."""
+        floor = max((i.legacy_id or 0 for i in items), default=0)
+        added = 0
+        async with self._tx() as tx:
+            if floor:
+                await self._raise_inbox_ids(tx, floor)
+            for item in items:
+                added += await tx.execute(
+                    f"INSERT INTO inbox ({_INBOX_COLUMNS}) VALUES ({', '.join('?' * 16)}) ON CONFLICT DO NOTHING",
+                    *_inbox_values(item))
+            for channel, old_id, voter, helpful, at in votes:
+                row = await tx.fetchone("SELECT id FROM inbox WHERE channel = ? AND legacy_id = ?", channel, old_id)
+                if row is not None:
+                    await tx.execute("INSERT INTO inbox_votes (inbox_id, voter, helpful, created_at) "
+                                     "VALUES (?, ?, ?, ?) ON CONFLICT (inbox_id, voter) DO NOTHING",
+                                     row["id"], voter, int(helpful), at)
+            for key, reference, at in references:
+                await tx.execute("INSERT INTO channel_references (key, reference, updated_at) VALUES (?, ?, ?) "
+                                 "ON CONFLICT (key) DO NOTHING", key, json.dumps(reference), at)
+        return added
+
+    @abstractmethod
+    async def _raise_inbox_ids(self, tx: Tx, floor: int) -> None:
+        """Make every inbox id given from now on greater than `floor`."""
 
     # -- the web chat's conversations (see conversations.py) ---------------------------------
     async def add_turn(self, turn: Turn) -> None:
