@@ -18,7 +18,6 @@ from aiohttp import web
 
 from bot.config import Settings
 from bot.escalations.delivery import Delivery, not_recorded
-from bot.escalations.factory import open_store
 from bot.escalations.model import Asker, Escalation, OutboxMessage
 from bot.escalations.notify import NotifierRegistry, default_registry
 from bot.escalations.outbox import OutboxWorker
@@ -26,6 +25,7 @@ from bot.escalations.reach import PERSON_CHANNELS, school_reach, unreachable_war
 from bot.escalations.service import STORE_DOWN, EscalationService
 
 from .appkeys import READINESS_CHECKS, READINESS_NOTES, RUNTIME, STARTUP_WARNINGS
+from .store_wiring import StoreHolder, use_store
 
 log = logging.getLogger("policybot.escalations.server")
 
@@ -64,20 +64,18 @@ class WebNotifier:
 def install(app: web.Application, settings: Settings) -> None:
     app[ESCALATIONS] = EscalationHolder()
     app[ESCALATION_CONSUMERS] = []
-    # First in the cleanup order: channels replaying stored questions at start need the service.
-    app.cleanup_ctx.insert(0, _lifecycle(settings))
+    stored = use_store(app, settings)  # opened first (adapters/store_wiring.py)
+    # Right after the store in the cleanup order: channels replaying stored questions at start
+    # need the service.
+    app.cleanup_ctx.insert(1, _lifecycle(settings, stored))
 
 
-def _lifecycle(settings: Settings):
+def _lifecycle(settings: Settings, stored: StoreHolder):
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         holder = app[ESCALATIONS]
-        store = open_store(settings)
-        try:
-            await store.open()
-        except Exception as exc:  # noqa: BLE001 - the bot still answers; readiness says why
-            holder.error = f"escalation store unreachable: {type(exc).__name__}: {exc}"
-            log.error("%s", holder.error)
-            app[READINESS_CHECKS].append(_failed(holder.error))
+        store = stored.store
+        if store is None:  # could not be opened: the store's lifecycle logged it and told /readyz
+            holder.error = stored.error
             yield
             return
         registry = default_registry(settings)
@@ -100,16 +98,8 @@ def _lifecycle(settings: Settings):
             stop.set()
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(worker, timeout=settings.shutdown_grace_seconds)
-            await store.close()
 
     return lifecycle
-
-
-def _failed(reason: str):
-    async def check() -> str:
-        return reason
-
-    return check
 
 
 def _store_check(holder: EscalationHolder):

@@ -1,8 +1,10 @@
 """Answers one stored question: school from the mapping, decision from the core, reply to Slack.
 
 Why separate from the Bolt listeners: the same path serves a fresh event (after the ack) and a
-question replayed from the inbox after a restart, and it marks the question answered only once
-Slack has the reply, so a crash in between means answering again, never losing it.
+question taken from the shared inbox by a sweep (its process died, or Slack was down), and it
+marks the question answered only once Slack has the reply, so a crash in between means answering
+again, never losing it. It answers only while its process holds the question's claim, so two
+processes sharing the database never both answer it.
 
 No double reply after a crash: a thread or DM reply is posted with message metadata naming its
 inbox id, and the question is marked "sending" first. A replayed "sending" question is looked up
@@ -13,6 +15,7 @@ a crash in that window re-sends the ephemeral answer.
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -35,7 +38,6 @@ log = logging.getLogger("policybot.slack")
 
 NOT_SET_UP = ("policybot isn't set up for this workspace or channel yet, so I can't answer here. "
               "Ask whoever runs policybot to add it to SLACK_TEAM_SCHOOLS.")
-NOT_READY = "policybot couldn't load its policies just now; your question is kept and will be answered on restart."
 # The message metadata type on every reply, and how far a replay looks for one (pages of 200).
 REPLY_EVENT = "policybot_answer"
 LOOKUP_PAGES = 5
@@ -101,12 +103,26 @@ class SlackAnswerer:
         return await self.runtime.answer(school, item.question)
 
     async def handle(self, item: InboxItem) -> bool:
-        """Answer and mark answered; False (left pending for the next start) if Slack or the bot failed."""
+        """Answer and mark answered, while this process holds the question; False when another
+        process has it, or when Slack or the bot failed (then any process tries again after a
+        backoff). An answer cut short by shutdown is let go, for another process or the restart."""
         if item.id in self._inflight:
             return False
         self._inflight.add(item.id)
         try:
-            return await self._handle(item)
+            async with self.inbox.holding(item) as mine:
+                if not mine:
+                    log.info("slack question handled by another process: inbox=%s", item.id)
+                    return False
+                try:
+                    ok = await self._handle(item)
+                except asyncio.CancelledError:
+                    await asyncio.shield(self.inbox.release(item))
+                    raise
+                if not ok:
+                    wait = await self.inbox.retry_later(item)
+                    log.warning("slack question not answered, tried again in %.0f s: inbox=%s", wait, item.id)
+                return ok
         finally:
             self._inflight.discard(item.id)
 
@@ -117,7 +133,7 @@ class SlackAnswerer:
             log.info("slack question refused: inbox=%s team=%s channel=%s", item.id, item.team, item.channel)
             ok = await self.reply(item, str(exc), bk.notice_blocks(str(exc)))
             if ok:
-                await self.inbox.mark_answered(item.id)
+                await self.inbox.mark_answered(item)
             return ok
         except NotReady:
             log.error("slack question not answered (bot not ready): inbox=%s", item.id)
@@ -139,7 +155,7 @@ class SlackAnswerer:
         if ok and answer is not None:
             await self.record_answer(item, answer)
         if ok:
-            await self.inbox.mark_answered(item.id)
+            await self.inbox.mark_answered(item)
         return ok
 
     @staticmethod
@@ -155,11 +171,11 @@ class SlackAnswerer:
     async def record_feedback(self, item: InboxItem, user: str, helpful: bool) -> bool:
         """Helpful / Not helpful: into the shared feedback record (one vote per person per answer,
         a second press changes it). Without the escalation store (not wired, or the answer was
-        given before feedback was kept there) the vote goes to the inbox's own table as before."""
+        given before feedback was kept there) the vote is kept with the question in the inbox."""
         if self.escalations is not None and await self.escalations.record_feedback(
                 self.answer_ref(item.id), "slack", user, helpful):
             return True
-        await self.inbox.add_feedback(item.id, user, helpful)
+        await self.inbox.add_feedback(item, user, helpful)
         return False
 
     def asker(self, item: InboxItem) -> Asker:
@@ -214,7 +230,7 @@ class SlackAnswerer:
             if item.status == SENDING and await self.already_replied(item):
                 log.info("slack reply already posted before a restart: inbox=%s", item.id)
                 return True
-            await self.inbox.mark_sending(item.id)
+            await self.inbox.mark_sending(item)
             await self.client.chat_postMessage(
                 channel=item.channel, text=text, blocks=blocks, unfurl_links=False, unfurl_media=False,
                 thread_ts=item.thread_ts if item.kind == "mention" else None, metadata=reply_metadata(item.id))
@@ -239,9 +255,20 @@ class SlackAnswerer:
         return False
 
     async def replay(self) -> int:
-        """Answers what a previous run stored but never answered; returns how many were answered."""
+        """Answers, one at a time, what is stored and unanswered and held by nobody (a process
+        that stored it died, or its retry wait is over); returns how many were answered."""
         done = 0
-        for item in await self.inbox.unanswered():
+        while (item := await self.inbox.claim_one()) is not None:
             log.info("slack replay: inbox=%s kind=%s", item.id, item.kind)
             done += await self.handle(item)
         return done
+
+    async def sweep(self, every: float) -> None:
+        """Replays at start and then every `every` seconds, until cancelled; a failed pass (the
+        database briefly away) is logged and tried again."""
+        while True:
+            try:
+                await self.replay()
+            except Exception as exc:  # noqa: BLE001 - the next pass may work
+                log.warning("slack replay pass failed: %s", type(exc).__name__)
+            await asyncio.sleep(every)

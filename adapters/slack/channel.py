@@ -34,14 +34,16 @@ from adapters.appkeys import RUNTIME
 from adapters.channel import Channel
 from adapters.escalation_wiring import ESCALATION_CONSUMERS
 from adapters.request_log import REQUEST_ID
-from adapters.retention import retention_loop
+from adapters.store_wiring import StoreHolder, use_store
 from bot.config import Settings
+from bot.escalations.inbox import Inbox as SharedInbox
+from bot.escalations.legacy_inbox import import_legacy
 
 from . import mapping
 from .answering import SlackAnswerer, slack_response_url
 from .app import STORED, build_bolt_app, store_question
 from .events import callback_problem, form_problem
-from .inbox import Inbox
+from .inbox import LEGACY_TABLES, Inbox, legacy_rows
 from .manifest import EVENTS_PATH
 from .socket_mode import SOCKET_PING_SECONDS, SocketModeSupervisor, socket_logger
 
@@ -162,7 +164,8 @@ def slack_channel(settings: Settings, *, retry_interval: RetryIntervalCalculator
 
     def mount(app: web.Application) -> None:
         client = web_client(settings, retry_interval)
-        inbox = Inbox(settings.db_path)
+        stored_in = use_store(app, settings)  # the shared inbox lives in the escalation store
+        inbox = Inbox(shared_inbox(stored_in, settings))
         answerer = SlackAnswerer(app[RUNTIME], inbox, client, schools, settings.log_questions,
                                  delivery_wait=settings.delivery_wait_seconds,
                                  response_url_ok=lambda url: slack_response_url(url, (_origin(settings.slack_api_url),)))
@@ -201,6 +204,13 @@ def slack_channel(settings: Settings, *, retry_interval: RetryIntervalCalculator
                                         headers=dict(request.headers), context={STORED: True})
             stored = asyncio.create_task(store_question(inbox, payload, await answerer.bot_user_id(payload), retry))
             done, _ = await asyncio.wait({stored}, timeout=ack_budget)
+            if done and stored.exception() is not None:
+                # Not stored (the database is unreachable or failing): not acknowledged, so Slack
+                # delivers it again; ids only in the log.
+                log.error("slack: event not stored (%s), asking Slack to retry: request=%s retry=%s",
+                          type(stored.exception()).__name__, request.get(REQUEST_ID, "-"), retry)
+                return web.json_response({"error": "not stored, please retry"}, status=503,
+                                         headers={"Retry-After": "5"})
             if not done:
                 # The database is locked (another process is writing): Slack's 3 s would pass. Answer
                 # 503 so Slack redelivers; this store carries on and answers once it lands, and the
@@ -232,7 +242,7 @@ def slack_channel(settings: Settings, *, retry_interval: RetryIntervalCalculator
         if mode == "socket":
             app[SOCKET_MODE] = SocketModeSupervisor(
                 lambda: socket_mode_handler(bolt, settings, socket_ping_interval), check_every=socket_ping_interval)
-        app.cleanup_ctx.append(_lifecycle(inbox, answerer, settings, app.get(SOCKET_MODE), after_ack))
+        app.cleanup_ctx.append(_lifecycle(stored_in, answerer, settings, app.get(SOCKET_MODE), after_ack))
 
     where = EVENTS_PATH + (" and Socket Mode" if mode == "socket" else "")
     return Channel("slack", mount, where=where)
@@ -272,30 +282,47 @@ def _form(body: bytes) -> dict:
     return fields
 
 
-def _lifecycle(inbox: Inbox, answerer: SlackAnswerer, settings: Settings,
+def shared_inbox(stored_in: StoreHolder, settings: Settings) -> SharedInbox:
+    """Slack's part of the shared inbox, with the claim lease and retry backoff from the settings."""
+    return SharedInbox(stored_in.get, "slack", lease_seconds=settings.delivery_lease_seconds,
+                       retry_base_seconds=settings.retry_base_seconds, retry_max_seconds=settings.retry_max_seconds)
+
+
+async def import_old_inbox(stored_in: StoreHolder, settings: Settings) -> int:
+    """The adapters' old SQLite tables (slack_inbox, slack_feedback), copied into the shared inbox
+    once and dropped (bot/escalations/legacy_inbox.py). A failure is logged; the next start tries again."""
+    if stored_in.store is None:
+        return 0
+    try:
+        return await import_legacy(stored_in.store, settings.db_path, LEGACY_TABLES, legacy_rows, "slack inbox")
+    except Exception as exc:  # noqa: BLE001 - answering new questions must not wait on it
+        log.error("slack: the old inbox tables in %s could not be imported (%s: %s); tried again at the next start",
+                  settings.db_path, type(exc).__name__, exc)
+        return 0
+
+
+def _lifecycle(stored_in: StoreHolder, answerer: SlackAnswerer, settings: Settings,
                socket_mode: SocketModeSupervisor | None, after_ack: set[asyncio.Task]):
-    """Opens the inbox, replays unanswered questions and runs the retention purge in the background,
-    and starts Socket Mode (connecting in the background, so a Slack outage doesn't hold up the start)."""
+    """Imports the old inbox tables once, then answers in the background whatever is stored and held
+    by nobody (at start and every POLICYBOT_WORKER_POLL_SECONDS: a process sharing the database may
+    have died holding a question), and starts Socket Mode (connecting in the background, so a Slack
+    outage doesn't hold up the start). The retention purge is the escalation worker's (store.purge)."""
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
-        await asyncio.to_thread(inbox.open)
-        replay = asyncio.create_task(answerer.replay(), name="slack-replay")
-        purge = asyncio.create_task(retention_loop(inbox, settings.retention_days, what="slack inbox"), name="slack-retention")
+        await import_old_inbox(stored_in, settings)
+        replay = asyncio.create_task(answerer.sweep(settings.worker_poll_seconds), name="slack-replay")
         if socket_mode is not None:
             socket_mode.start()
         yield
         if socket_mode is not None:
             await socket_mode.stop()
-        # answers under way get the shutdown grace; one cut short stays pending / sending in the
-        # inbox and is answered on the next start
+        # answers under way get the shutdown grace; one cut short is let go in the inbox and
+        # answered by another process, or on the next start
         if after_ack:
             await asyncio.wait(set(after_ack), timeout=settings.shutdown_grace_seconds)
-        for task in (replay, purge, *after_ack):
+        for task in (replay, *after_ack):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        # off the loop: a write cut short may still wait in a worker thread on SQLite's lock,
-        # which the escalation store (same file) can only release with the loop running
-        await asyncio.to_thread(inbox.close)
 
     return lifecycle

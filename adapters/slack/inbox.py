@@ -1,253 +1,149 @@
-"""Durable record of every incoming Slack question, written before Slack gets its ack.
+"""Slack's view of the shared inbox (bot/escalations/inbox.py): what a Slack question is keyed by
+and which of its fields are kept. No SQL here: the rows live in the escalation store.
 
-Why: Bolt acknowledges an event before the listener runs, so a crash after the ack would lose
-the question and Slack would not resend it. Each question is stored first (with its dedupe keys)
-and answered from here; on start, whatever is not marked answered is answered then.
-Dedupe: by Slack's event id (redeliveries, across restarts) and by (team, channel, ts), since a
-channel @mention also arrives as a `message` event with a different event id.
-Retention: questions may name children, so `purge` blanks the text of answered questions after
-POLICYBOT_RETENTION_DAYS; the row (id, status, dedupe keys, times) stays, so a late redelivery
-of a purged event is still recognised and dropped rather than answered again.
-SQLite in its own table next to the escalation store (WAL, synchronous=FULL).
-
-Group commit: every write (and read) goes to one writer thread, which runs whatever has queued
-up in one transaction and one fsync, then wakes each caller. A caller still returns only once
-its own row is on disk (durability per ack is unchanged), but a burst of 200 events costs a few
-fsyncs instead of 200 queued one behind another.
+Why stored before the ack: Bolt acknowledges an event before the listener runs, so a crash after
+the ack would lose the question and Slack would not resend it. Each question is stored first
+(with its dedupe keys) and answered from here; whatever a process stored and did not answer (it
+died, or Slack's API was down) is taken by the next sweep of any process sharing the database.
+Dedupe: by Slack's event id (redeliveries, across restarts and processes) and by (team, channel,
+ts), since a channel @mention also arrives as a `message` event with a different event id.
+Retention: the escalation store's purge blanks the text of questions answered longer ago than
+POLICYBOT_RETENTION_DAYS; the keys stay, so a late redelivery of a purged event is still dropped.
 """
 from __future__ import annotations
 
-import asyncio
-import sqlite3
-import threading
-import time
-from concurrent.futures import ThreadPoolExecutor
+import contextlib
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Callable
+from typing import AsyncIterator
 
-from adapters.sqlite_file import connect
+from bot.escalations.inbox import PENDING, SENDING, Inbox as SharedInbox, InboxItem as Stored
 
-# pending -> sending (a reply is about to be posted; it may be in Slack already) -> answered
-PENDING, SENDING, ANSWERED = "pending", "sending", "answered"
+__all__ = ["PENDING", "SENDING", "Inbox", "InboxItem", "LEGACY_TABLES", "legacy_rows"]
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS slack_inbox (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    event_id TEXT UNIQUE,
-    message_key TEXT UNIQUE,
-    kind TEXT NOT NULL,
-    team TEXT NOT NULL,
-    channel TEXT NOT NULL,
-    user TEXT NOT NULL,
-    ts TEXT NOT NULL,
-    thread_ts TEXT NOT NULL,
-    question TEXT NOT NULL,
-    status TEXT NOT NULL DEFAULT 'pending',
-    created_at REAL NOT NULL,
-    answered_at REAL,
-    purged_at REAL,
-    response_url TEXT NOT NULL DEFAULT ''
-);
-CREATE TABLE IF NOT EXISTS slack_feedback (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    inbox_id INTEGER NOT NULL,
-    user TEXT NOT NULL,
-    helpful INTEGER NOT NULL,
-    created_at REAL NOT NULL,
-    UNIQUE (inbox_id, user)
-);
-"""
+CHANNEL = "slack"
 
 
 @dataclass(frozen=True)
 class InboxItem:
-    """One question. kind: "mention", "dm" or "command" (answered ephemerally)."""
+    """One question. kind: "mention", "dm" or "command" (answered ephemerally). `id` is the
+    number on its buttons and in its reply's metadata."""
 
-    id: int
-    kind: str
-    team: str
-    channel: str
-    user: str
-    ts: str
-    thread_ts: str
-    question: str
-    event_id: str | None = None
-    status: str = PENDING
-    purged_at: float | None = None  # set once the question text was blanked under the retention policy
-    response_url: str = ""  # /policy: where its ephemeral answer goes (Slack's, valid 30 minutes)
+    stored: Stored
+
+    @property
+    def id(self) -> int:
+        return self.stored.ref
+
+    @property
+    def kind(self) -> str:
+        return self.stored.kind
+
+    @property
+    def question(self) -> str:
+        return self.stored.question
+
+    @property
+    def event_id(self) -> str | None:
+        return self.stored.alt_key
+
+    @property
+    def status(self) -> str:
+        return self.stored.status
+
+    @property
+    def purged_at(self) -> float | None:
+        """Set once the question text was blanked under the retention policy."""
+        return self.stored.purged_at
+
+    def _field(self, name: str) -> str:
+        return str(self.stored.data.get(name, ""))
+
+    team = property(lambda self: self._field("team"))
+    channel = property(lambda self: self._field("channel"))
+    user = property(lambda self: self._field("user"))
+    ts = property(lambda self: self._field("ts"))
+    thread_ts = property(lambda self: self._field("thread_ts"))
+    # /policy: where its ephemeral answer goes (Slack's, valid 30 minutes)
+    response_url = property(lambda self: self._field("response_url"))
 
 
-_COLUMNS = "id, kind, team, channel, user, ts, thread_ts, question, event_id, status, purged_at, response_url"
-# Columns added after the first release: (name, type) added to an existing table on open.
-_ADDED = (("purged_at", "REAL"), ("response_url", "TEXT NOT NULL DEFAULT ''"))
-DAY = 86400.0
+def message_key(team: str, channel: str, ts: str) -> str:
+    return f"{team}:{channel}:{ts}"
 
 
 class Inbox:
-    def __init__(self, path: Path | str, clock: Callable[[], float] = time.time):
-        self.path = Path(path)
-        self.clock = clock
-        self._lock = threading.Lock()
-        self._conn: sqlite3.Connection | None = None
-        # group commit: (operation, future, loop) waiting for the writer thread
-        self._queue: list[tuple[Callable, asyncio.Future, asyncio.AbstractEventLoop]] = []
-        self._queue_lock = threading.Lock()
-        self._writing = False
-        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="slack-inbox")
+    """The Slack questions in the shared inbox, as the answerer and the Bolt listeners use them."""
 
-    def open(self) -> "Inbox":
-        conn = connect(self.path, _SCHEMA)
-        have = {row[1] for row in conn.execute("PRAGMA table_info(slack_inbox)")}
-        for name, kind in _ADDED:
-            if name not in have:
-                conn.execute(f"ALTER TABLE slack_inbox ADD COLUMN {name} {kind}")
-        self._conn = conn
-        return self
-
-    def close(self) -> None:
-        """Closes the file; queued operations are finished first. The inbox can be opened again."""
-        self._writer.shutdown(wait=True)
-        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="slack-inbox")
-        with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
-
-    def _run(self, fn, *args):
-        """One operation on the caller's thread (maintenance, tests); the async API batches."""
-        with self._lock:
-            if self._conn is None:
-                self.open()
-            return fn(self._conn, *args)
-
-    async def _batched(self, fn: Callable[[sqlite3.Connection], object]):
-        """Queues `fn` for the writer thread; returns once the transaction holding it is committed."""
-        loop = asyncio.get_running_loop()
-        future = loop.create_future()
-        with self._queue_lock:
-            self._queue.append((fn, future, loop))
-            start = not self._writing
-            self._writing = True
-        if start:
-            loop.run_in_executor(self._writer, self._drain)
-        return await future
-
-    def _drain(self) -> None:
-        """Writer thread: commits what has queued, in batches, until the queue is empty."""
-        while True:
-            with self._queue_lock:
-                batch, self._queue = self._queue, []
-                if not batch:
-                    self._writing = False
-                    return
-            results = self._commit(batch)
-            for (_, future, loop), (ok, value) in zip(batch, results):
-                try:
-                    loop.call_soon_threadsafe(_settle, future, ok, value)
-                except RuntimeError:  # that caller's loop is closed: nobody is waiting
-                    pass
-
-    def _commit(self, batch) -> list[tuple[bool, object]]:
-        """Runs the batch in one transaction. If the transaction itself fails (disk full, I/O), every
-        operation in it fails: none of them is durable, so none may be acknowledged."""
-        with self._lock:
-            try:
-                if self._conn is None:
-                    self.open()
-                conn = self._conn
-                conn.execute("BEGIN IMMEDIATE")
-                results: list[tuple[bool, object]] = []
-                for fn, _, _ in batch:
-                    try:
-                        results.append((True, fn(conn)))
-                    except sqlite3.IntegrityError as exc:  # this statement only; the rest stand
-                        results.append((False, exc))
-                conn.execute("COMMIT")
-                return results
-            except Exception as exc:  # noqa: BLE001 - handed to every caller in the batch
-                if self._conn is not None and self._conn.in_transaction:
-                    try:
-                        self._conn.execute("ROLLBACK")
-                    except sqlite3.Error:
-                        pass
-                return [(False, exc)] * len(batch)
-
-    # --- writes ---
+    def __init__(self, shared: SharedInbox):
+        self.shared = shared
 
     async def record(self, *, kind: str, team: str, channel: str, user: str, ts: str, thread_ts: str,
-                     question: str, event_id: str | None = None,
-                     response_url: str = "") -> tuple[InboxItem | None, bool]:
+                     question: str, event_id: str | None = None, response_url: str = "",
+                     claim: bool = True) -> tuple[InboxItem | None, bool]:
         """(item, True) when first seen; (None, False) when the event id or (team, channel, ts) is known."""
-        key = f"{team}:{channel}:{ts}"
+        data = {"team": team, "channel": channel, "user": user, "ts": ts, "thread_ts": thread_ts,
+                "response_url": response_url}
+        stored, new = await self.shared.record(kind, message_key(team, channel, ts), question, data,
+                                               alt_key=event_id, claim=claim)
+        return (InboxItem(stored), True) if new else (None, False)
 
-        def insert(conn: sqlite3.Connection):
-            cur = conn.execute(
-                "INSERT OR IGNORE INTO slack_inbox (event_id, message_key, kind, team, channel, user, ts, "
-                "thread_ts, question, created_at, response_url) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                (event_id, key, kind, team, channel, user, ts, thread_ts, question, self.clock(), response_url))
-            if cur.rowcount == 0:
-                return None, False
-            return InboxItem(cur.lastrowid, kind, team, channel, user, ts, thread_ts, question, event_id,
-                             response_url=response_url), True
+    @contextlib.asynccontextmanager
+    async def holding(self, item: InboxItem) -> AsyncIterator[bool]:
+        async with self.shared.holding(item.stored) as mine:
+            yield mine
 
-        return await self._batched(insert)
-
-    async def mark_sending(self, item_id: int) -> None:
+    async def mark_sending(self, item: InboxItem) -> None:
         """Just before the reply is posted: after a crash, a "sending" question is looked up in Slack
         before it is answered again (answering.SlackAnswerer.already_replied)."""
-        await self._batched(lambda c: c.execute(
-            "UPDATE slack_inbox SET status=? WHERE id=? AND status=?", (SENDING, item_id, PENDING)))
+        await self.shared.mark_sending(item.stored)
 
-    async def mark_answered(self, item_id: int) -> None:
-        await self._batched(lambda c: c.execute(
-            "UPDATE slack_inbox SET status=?, answered_at=? WHERE id=?", (ANSWERED, self.clock(), item_id)))
+    async def mark_answered(self, item: InboxItem) -> None:
+        await self.shared.mark_answered(item.stored)
 
-    async def purge(self, retention_days: float) -> int:
-        """Blanks the question text of questions answered more than `retention_days` ago; returns
-        how many. Unanswered ones keep their text (they are still to be answered)."""
-        now = self.clock()
+    async def retry_later(self, item: InboxItem) -> float:
+        return await self.shared.retry_later(item.stored)
 
-        def purge(conn: sqlite3.Connection) -> int:
-            n = conn.execute("UPDATE slack_inbox SET question='', purged_at=? "
-                             "WHERE status=? AND answered_at < ? AND purged_at IS NULL",
-                             (now, ANSWERED, now - retention_days * DAY)).rowcount
-            if n:  # copy the blanked pages into the main file and reset the log, so neither keeps the text
-                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            return n
+    async def release(self, item: InboxItem) -> None:
+        await self.shared.release(item.stored)
 
-        return await asyncio.to_thread(self._run, purge)
+    async def claim_one(self) -> InboxItem | None:
+        """One unanswered question nobody holds (its process died, or its retry wait is over)."""
+        claimed = await self.shared.claim_due(limit=1)
+        return InboxItem(claimed[0]) if claimed else None
 
-    async def add_feedback(self, item_id: int, user: str, helpful: bool) -> None:
+    async def add_feedback(self, item: InboxItem, user: str, helpful: bool) -> None:
         """One vote per person per answer; a changed mind replaces the earlier vote."""
-        await self._batched(lambda c: c.execute(
-            "INSERT INTO slack_feedback (inbox_id, user, helpful, created_at) VALUES (?,?,?,?) "
-            "ON CONFLICT (inbox_id, user) DO UPDATE SET helpful=excluded.helpful, created_at=excluded.created_at",
-            (item_id, user, int(helpful), self.clock())))
-
-    # --- reads ---
+        await self.shared.add_vote(item.stored, user, helpful)
 
     async def get(self, item_id: int) -> InboxItem | None:
-        rows = await self._batched(lambda c: c.execute(
-            f"SELECT {_COLUMNS} FROM slack_inbox WHERE id=?", (item_id,)).fetchall())
-        return InboxItem(*rows[0]) if rows else None
+        stored = await self.shared.get(item_id)
+        return InboxItem(stored) if stored else None
 
     async def unanswered(self) -> list[InboxItem]:
         """Pending and sending questions, oldest first."""
-        rows = await self._batched(lambda c: c.execute(
-            f"SELECT {_COLUMNS} FROM slack_inbox WHERE status IN (?, ?) ORDER BY id", (PENDING, SENDING)).fetchall())
-        return [InboxItem(*r) for r in rows]
+        return [InboxItem(s) for s in await self.shared.unanswered()]
 
-    async def feedback(self, item_id: int) -> list[tuple[str, bool]]:
-        rows = await self._batched(lambda c: c.execute(
-            "SELECT user, helpful FROM slack_feedback WHERE inbox_id=? ORDER BY id", (item_id,)).fetchall())
-        return [(u, bool(h)) for u, h in rows]
+    async def feedback(self, item: InboxItem) -> list[tuple[str, bool]]:
+        return await self.shared.votes(item.stored)
 
 
-def _settle(future: asyncio.Future, ok: bool, value) -> None:
-    if future.done():  # the caller was cancelled meanwhile
-        return
-    if ok:
-        future.set_result(value)
-    else:
-        future.set_exception(value)
+# --- the adapters' old SQLite file (before the shared inbox): read once, by legacy_inbox ---
+
+LEGACY_TABLES = ("slack_inbox", "slack_feedback")
+_LEGACY_STATUS = {"pending": PENDING, "sending": SENDING, "answered": "answered"}
+
+
+def legacy_rows(tables: dict[str, list[dict]]) -> tuple[list[Stored], list[tuple], list[tuple]]:
+    """The old `slack_inbox` / `slack_feedback` rows as shared-inbox items (their old id kept as
+    legacy_id, so buttons and reply metadata posted before still match) and votes."""
+    items = []
+    for r in tables.get("slack_inbox", []):
+        data = {"team": r["team"], "channel": r["channel"], "user": r["user"], "ts": r["ts"],
+                "thread_ts": r["thread_ts"], "response_url": r.get("response_url") or ""}
+        items.append(Stored(0, CHANNEL, r["kind"], r.get("message_key") or message_key(r["team"], r["channel"], r["ts"]),
+                            r["question"], data, alt_key=r.get("event_id"),
+                            status=_LEGACY_STATUS.get(r["status"], PENDING), created_at=r["created_at"],
+                            answered_at=r.get("answered_at"), purged_at=r.get("purged_at"), legacy_id=r["id"]))
+    votes = [(CHANNEL, r["inbox_id"], r["user"], bool(r["helpful"]), r["created_at"])
+             for r in tables.get("slack_feedback", [])]
+    return items, votes, []

@@ -4,7 +4,8 @@ greet on install. Everything it sends goes out proactively, after the HTTP 200.
 Why proactive: Teams stops waiting for the HTTP response after 10-15 s and sends the activity
 again, and an answer (plus any escalation) can take longer under load. So the turn only stores
 the activity (store.py) and returns; this module answers from the stored copy and marks it done
-once Teams has the reply. A crash in between leaves it pending, answered on the next start.
+once Teams has the reply, while its process holds the activity's claim in the shared inbox. A
+crash in between leaves it pending, taken over by the next sweep of any process.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from adapters.place_mapping import PlaceMap
 from adapters.runtime import BotRuntime, NotReady
 from bot.decide.answer import Answer, QuestionError, sent_unasked
 from bot.escalations.delivery import Delivery, not_recorded
+from bot.escalations.inbox import InboxUnavailable
 from bot.escalations.model import ASKED_BY_USER, Asker, Escalation, IllegalTransition, NotFound
 from bot.render import as_escalation, delivery_line
 
@@ -53,8 +55,14 @@ class TeamsAnswerer:
 
     async def receive(self, inc: Incoming) -> dict | None:
         """Keeps the conversation reference (so the person can be reached later) and the
-        activity; schedules the work. Never waits on the bot or on Teams."""
-        item = await self.store.record(inc)
+        activity; schedules the work. Never waits on the bot or on Teams. InboxUnavailable when
+        it could not be stored: then Teams must not get its 200 (it sends the activity again)."""
+        try:
+            item = await self.store.record(inc)
+        except InboxUnavailable:
+            raise
+        except Exception as exc:  # noqa: BLE001 - sqlite3 / asyncpg / OS errors: not stored, not acknowledged
+            raise InboxUnavailable(f"not stored: {type(exc).__name__}") from None
         if inc.kind == OTHER:
             return None
         if item is None:
@@ -79,29 +87,52 @@ class TeamsAnswerer:
     # --- after the turn ---
 
     async def handle(self, item: StoredActivity) -> bool:
-        """Act on one stored activity and mark it done; False (left pending) if the bot or Teams failed."""
+        """Act on one stored activity and mark it done, while this process holds it; False when
+        another process has it, or the bot or Teams failed (then any process tries again after a
+        backoff). Cut short by shutdown: let go at once, for another process or the restart."""
         if item.id in self._inflight:
             return False
         self._inflight.add(item.id)
         try:
-            handler = {QUESTION: self._question, SUBMIT: self._submit, INSTALL: self._welcome}[item.incoming.kind]
-            ok = await handler(item)
-        except NotReady:
-            log.error("teams: bot not ready; inbox=%s left for the next start", item.id)
-            ok = False
+            async with self.store.holding(item) as mine:
+                if not mine:
+                    log.info("teams activity handled by another process: inbox=%s", item.id)
+                    return False
+                handler = {QUESTION: self._question, SUBMIT: self._submit, INSTALL: self._welcome}[item.incoming.kind]
+                try:
+                    ok = await handler(item)
+                except NotReady:
+                    log.error("teams: bot not ready; inbox=%s tried again later", item.id)
+                    ok = False
+                except asyncio.CancelledError:
+                    await asyncio.shield(self.store.release(item))
+                    raise
+                if ok:
+                    await self.store.mark_done(item)
+                else:
+                    wait = await self.store.retry_later(item)
+                    log.warning("teams activity not handled, tried again in %.0f s: inbox=%s", wait, item.id)
+                return ok
         finally:
             self._inflight.discard(item.id)
-        if ok:
-            await self.store.mark_done(item.id)
-        return ok
 
     async def replay(self) -> int:
-        """Answers what a previous run stored but never finished; returns how many were done."""
+        """Handles, one at a time, what is stored, unfinished and held by nobody (its process died,
+        or its retry wait is over); returns how many were done."""
         done = 0
-        for item in await self.store.pending():
+        while (item := await self.store.claim_one()) is not None:
             log.info("teams replay: inbox=%s kind=%s", item.id, item.incoming.kind)
             done += await self.handle(item)
         return done
+
+    async def sweep(self, every: float) -> None:
+        """Replays at start and then every `every` seconds, until cancelled."""
+        while True:
+            try:
+                await self.replay()
+            except Exception as exc:  # noqa: BLE001 - the next pass may work
+                log.warning("teams replay pass failed: %s", type(exc).__name__)
+            await asyncio.sleep(every)
 
     def school_of(self, inc: Incoming) -> str | None:
         return self.schools.school_for(inc.tenant, inc.channel, inc.team)
@@ -202,12 +233,12 @@ class TeamsAnswerer:
         helpful = action == cards.FEEDBACK_HELPFUL
         voter = item.incoming.aad_id or item.incoming.user_id
         # The shared feedback record (one vote per person per answer, a second press changes it);
-        # without the escalation store, or for an answer given before it kept feedback, the
-        # Teams store's own table as before.
+        # without the escalation service, or for an answer given before it kept feedback, kept
+        # with the activity in the inbox.
         shared = self.escalations is not None and await self.escalations.record_feedback(
             self.answer_ref(asked.id), "teams", voter, helpful)
         if not shared:
-            await self.store.add_feedback(asked.id, voter, helpful)
+            await self.store.add_feedback(asked, voter, helpful)
         log.info("teams feedback: inbox=%s helpful=%s recorded=%s", asked.id, helpful, "shared" if shared else "store")
         return await self.reply(item, Outgoing(text="Thanks, your feedback is recorded."))
 

@@ -20,16 +20,18 @@ from adapters.channel import Channel
 from adapters.escalation_wiring import ESCALATION_CONSUMERS
 from adapters.place_mapping import load as load_mapping
 from adapters.request_log import REQUEST_ID
-from adapters.retention import retention_loop
+from adapters.store_wiring import StoreHolder, use_store
 from adapters.web_security import BodyTooLarge, is_loopback, read_json_capped
 from bot.config import ConfigError, Settings
+from bot.escalations.inbox import Inbox as SharedInbox, InboxUnavailable
+from bot.escalations.legacy_inbox import import_legacy
 
 from .answering import TeamsAnswerer
 from .delivery import RetryingSender
 from .framework import BotFramework, KeysUnavailable
 from .model import BadActivity, Unauthorized
 from .notifier import register_teams_notifier
-from .store import TeamsStore
+from .store import LEGACY_TABLES, TeamsStore, legacy_rows
 
 log = logging.getLogger("policybot.teams")
 
@@ -81,7 +83,10 @@ def teams_channel(settings: Settings, *, credentials_factory=None, retry_base_se
 
     def mount(app: web.Application) -> None:
         framework = BotFramework(settings, credentials_factory=credentials_factory)
-        store = TeamsStore(settings.db_path)
+        stored_in = use_store(app, settings)  # the shared inbox lives in the escalation store
+        store = TeamsStore(SharedInbox(stored_in.get, "teams", lease_seconds=settings.delivery_lease_seconds,
+                                       retry_base_seconds=settings.retry_base_seconds,
+                                       retry_max_seconds=settings.retry_max_seconds))
         send = RetryingSender(framework.send, retries=settings.teams_api_retries, base_seconds=retry_base_seconds)
         answerer = TeamsAnswerer(app[RUNTIME], store, send, schools, settings.log_questions,
                                  delivery_wait=settings.delivery_wait_seconds)
@@ -92,7 +97,7 @@ def teams_channel(settings: Settings, *, credentials_factory=None, retry_base_se
                 answerer.escalations = service
                 register_teams_notifier(registry, store, send)
             app[ESCALATION_CONSUMERS].append(use)
-        app.cleanup_ctx.append(_lifecycle(store, answerer, settings))
+        app.cleanup_ctx.append(_lifecycle(stored_in, answerer, settings))
 
     where = MESSAGES_PATH + (" (Emulator mode: no authentication, loopback only)" if settings.teams_emulator else "")
     return Channel("teams", mount, where=where)
@@ -117,6 +122,9 @@ def _endpoint(framework: BotFramework, answerer: TeamsAnswerer):
         except KeysUnavailable as exc:
             log.error("teams: cannot check tokens, signing keys unavailable (%s): request=%s", exc, rid)
             return web.json_response({"error": "try again later"}, status=503, headers={"Retry-After": "10"})
+        except InboxUnavailable as exc:
+            log.error("teams: activity not stored (%s), not acknowledged: request=%s", exc, rid)
+            return web.json_response({"error": "try again later"}, status=503, headers={"Retry-After": "5"})
         if invoke is not None:
             return web.json_response(invoke)
         return web.Response(status=200)
@@ -124,23 +132,31 @@ def _endpoint(framework: BotFramework, answerer: TeamsAnswerer):
     return messages
 
 
-def _lifecycle(store: TeamsStore, answerer: TeamsAnswerer, settings: Settings):
-    """Opens the store; answers in the background what a previous run left pending; purges
-    question text past the retention period at start and hourly."""
+async def import_old_store(stored_in: StoreHolder, settings: Settings) -> int:
+    """The adapters' old SQLite tables (teams_inbox, teams_references, teams_feedback), copied into
+    the shared inbox once and dropped. A failure is logged; the next start tries again."""
+    if stored_in.store is None:
+        return 0
+    try:
+        return await import_legacy(stored_in.store, settings.db_path, LEGACY_TABLES, legacy_rows, "teams store")
+    except Exception as exc:  # noqa: BLE001 - answering new activities must not wait on it
+        log.error("teams: the old store tables in %s could not be imported (%s: %s); tried again at the next start",
+                  settings.db_path, type(exc).__name__, exc)
+        return 0
+
+
+def _lifecycle(stored_in: StoreHolder, answerer: TeamsAnswerer, settings: Settings):
+    """Imports the old store tables once; answers in the background what is stored and held by
+    nobody, at start and every POLICYBOT_WORKER_POLL_SECONDS (a process sharing the database may
+    have died holding it). The retention purge is the escalation worker's (store.purge)."""
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
-        await asyncio.to_thread(store.open)
-        replay = asyncio.create_task(answerer.replay(), name="teams-replay")
-        purge = asyncio.create_task(retention_loop(store, settings.retention_days, what="teams store"),
-                                    name="teams-purge")
+        await import_old_store(stored_in, settings)
+        replay = asyncio.create_task(answerer.sweep(settings.worker_poll_seconds), name="teams-replay")
         yield
-        for task in (replay, purge):
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        replay.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await replay
         await answerer.drain()
-        # Off the loop: a cancelled write may still be waiting on SQLite's lock in a worker thread,
-        # and the escalation store sharing the file needs the loop to commit and release it.
-        await asyncio.to_thread(store.close)
 
     return lifecycle

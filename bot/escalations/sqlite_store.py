@@ -7,6 +7,7 @@ due message. busy_timeout makes the second one wait rather than fail.
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -16,6 +17,10 @@ import aiosqlite
 
 from .model import OutboxMessage, PENDING, SENDING
 from .store import EscalationStore, StoreUnavailable, Tx, row_to_message
+
+# aiosqlite logs every statement with its parameters at DEBUG: question text, which logs must never
+# carry unless POLICYBOT_LOG_QUESTIONS says so. Its own logger stays at INFO whatever the root's level.
+logging.getLogger("aiosqlite").setLevel(logging.INFO)
 
 
 def _why(path: Path, exc: Exception) -> str:

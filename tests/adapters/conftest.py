@@ -79,3 +79,78 @@ async def client():
 
 def with_(settings: Settings, **changes) -> Settings:
     return dataclasses.replace(settings, **changes)
+
+
+# --- the database behind the server: every channel test runs on SQLite and on PostgreSQL ---
+
+PG_ENV = "POLICYBOT_TEST_DATABASE_URL"
+
+
+async def pg_unavailable(url: str | None) -> str | None:
+    """Why PostgreSQL cannot be used, or None when it can."""
+    if not url:
+        return f"{PG_ENV} is not set"
+    import asyncpg
+
+    try:
+        conn = await asyncio.wait_for(asyncpg.connect(url), timeout=5)
+    except Exception as exc:  # noqa: BLE001 - any reason is a reason to skip, printed
+        return f"cannot connect to {url.rsplit('@', 1)[-1]}: {type(exc).__name__}: {exc}"
+    await conn.close()
+    return None
+
+
+@contextlib.asynccontextmanager
+async def pg_schema() -> AsyncIterator[str]:
+    """A fresh PostgreSQL schema; yields a DATABASE_URL whose connections use it (search_path),
+    so parallel tests never see each other's rows. Skips the test when PostgreSQL is unavailable."""
+    import os
+    import uuid
+
+    import asyncpg
+
+    url = os.environ.get(PG_ENV)
+    reason = await pg_unavailable(url)
+    if reason:
+        pytest.skip(f"PostgreSQL not available: {reason}")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    conn = await asyncpg.connect(url)
+    await conn.execute(f'CREATE SCHEMA "{schema}"')
+    await conn.close()
+    try:
+        yield f"{url}{'&' if '?' in url else '?'}search_path={schema}"
+    finally:
+        conn = await asyncpg.connect(url)
+        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        await conn.close()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def database(request, tmp_path) -> AsyncIterator[dict]:
+    """Settings changes for the server's database: the SQLite file, or a PostgreSQL schema of its
+    own (POLICYBOT_DB_PATH is still set: it is where an old adapters' file would be)."""
+    changes = {"db_path": tmp_path / "policybot.sqlite3", "database_url": ""}
+    if request.param == "sqlite":
+        yield changes
+        return
+    async with pg_schema() as url:
+        yield {**changes, "database_url": url}
+
+
+@contextlib.asynccontextmanager
+async def opened_store(settings: Settings):
+    """The server's store opened on its own connection (what another process would see)."""
+    from bot.escalations.factory import open_store
+
+    store = open_store(settings)
+    await store.open()
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+async def stored(settings: Settings, channel: str) -> list:
+    """Every inbox item of a channel, read through a connection of its own."""
+    async with opened_store(settings) as store:
+        return await store.inbox_items(channel)

@@ -3,6 +3,7 @@ the real server with the Slack channel mounted on it."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import json
@@ -18,7 +19,7 @@ from slack_sdk.http_retry.builtin_interval_calculators import FixedValueRetryInt
 
 from adapters.slack.channel import slack_channel
 
-from ..conftest import eventually, running, with_  # noqa: F401 - re-exported for the tests
+from ..conftest import eventually, opened_store, running, stored, with_  # noqa: F401 - re-exported for the tests
 
 SECRET = "test-signing-secret"
 BOT_USER = "UBOT"
@@ -68,7 +69,9 @@ class FakeSocketMode:
             elif msg.type == WSMsgType.TEXT:
                 ack = json.loads(msg.data)
                 if callable(self.on_ack):
-                    self.on_ack(ack)
+                    result = self.on_ack(ack)
+                    if asyncio.iscoroutine(result):
+                        await result
                 self.acks.append(ack)
         return ws
 
@@ -273,10 +276,25 @@ def action_form(action_id: str, value: str, channel: str = "C1", user: str = "U1
 
 
 @pytest.fixture
-def slack_settings(settings, fake_slack, tmp_path):
+def slack_settings(settings, fake_slack, database):
+    """Slack on, against the fake Web API; the database is SQLite or PostgreSQL (each test runs on both)."""
     return with_(settings, slack_signing_secret=SECRET, slack_bot_token="xoxb-test",
                  slack_api_url=fake_slack.base_url, slack_team_schools="T1=tsat,T2:C9=kingsmead",
-                 db_path=tmp_path / "policybot.sqlite3", slack_api_retries=3)
+                 slack_api_retries=3, **database)
+
+
+@contextlib.asynccontextmanager
+async def slack_inbox(settings, clock=None):
+    """Slack's part of the shared inbox on a connection of its own (another process's view)."""
+    from adapters.slack.channel import shared_inbox
+    from adapters.slack.inbox import Inbox
+    from adapters.store_wiring import StoreHolder
+
+    async with opened_store(settings) as store:
+        shared = shared_inbox(StoreHolder(store), settings)
+        if clock is not None:
+            shared.clock = clock
+        yield Inbox(shared)
 
 
 @pytest.fixture

@@ -1,6 +1,5 @@
-"""The HTTP ack path: an event is on disk before its 200 goes back, a failed store is not
-acknowledged (Slack retries), the inbox's group commit keeps each caller's own outcome, and
-answers wait for acks to go quiet (AcksFirst)."""
+"""The HTTP ack path: an event is committed before its 200 goes back, a failed store is not
+acknowledged (Slack retries), and answers wait for acks to go quiet (AcksFirst)."""
 from __future__ import annotations
 
 import asyncio
@@ -9,24 +8,20 @@ import sqlite3
 import pytest
 
 from adapters.slack.channel import SLACK_ADAPTER, AcksFirst
-from adapters.slack.inbox import Inbox
+from adapters.store_wiring import STORE
 
-from .conftest import event_body, mention, post, signed
+from ..conftest import with_
+from .conftest import event_body, eventually, mention, post, signed, stored
 
 TSAT_Q = "can I follow a parent back on insta?"
 
 
-def rows(path) -> list[tuple]:
-    with sqlite3.connect(str(path)) as conn:
-        return conn.execute("SELECT event_id, status FROM slack_inbox ORDER BY id").fetchall()
-
-
-async def test_event_is_on_disk_when_the_ack_arrives(slack_app, client, fake_slack, slack_settings):
+async def test_event_is_committed_when_the_ack_arrives(slack_app, client, fake_slack, slack_settings):
     base, app = await slack_app()
     body = event_body("EvDisk", mention(TSAT_Q, ts="80.1"))
     assert (await post(client, base, body, signed(body)))[0] == 200
     # read through a separate connection the moment the ack is in: committed, not just queued
-    assert rows(slack_settings.db_path)[0][0] == "EvDisk"
+    assert [i.alt_key for i in await stored(slack_settings, "slack")] == ["EvDisk"]
     await fake_slack.wait_for("chat.postMessage")
 
 
@@ -38,61 +33,24 @@ async def test_a_question_that_cannot_be_stored_is_not_acknowledged(slack_app, c
 
     app[SLACK_ADAPTER].inbox.record = disk_full
     body = event_body("EvFull", mention(TSAT_Q, ts="81.1"))
-    status, _ = await post(client, base, body, signed(body))
-    assert status == 500  # Slack will deliver it again
+    status, text = await post(client, base, body, signed(body))
+    assert status == 503 and "retry" in text  # not acknowledged: Slack will deliver it again
     assert fake_slack.of("chat.postMessage") == []
 
 
-async def test_group_commit_gives_each_caller_its_own_outcome(tmp_path):
-    inbox = Inbox(tmp_path / "i.sqlite3").open()
-    try:
-        def ask(i: int, event_id: str | None = None):
-            return inbox.record(kind="mention", team="T1", channel="C1", user="U1", ts=f"82.{i}",
-                                thread_ts=f"82.{i}", question=TSAT_Q, event_id=event_id or f"Ev{i}")
+async def test_with_the_database_unreachable_events_are_not_acknowledged(slack_app, client, fake_slack,
+                                                                         slack_settings):
+    base, app = await slack_app(with_(slack_settings, database_url="postgresql://nobody:wrong@127.0.0.1:1/none"))
+    assert app[STORE].store is None and "unreachable" in app[STORE].error
+    body = event_body("EvNoDb", mention(TSAT_Q, ts="81.2"))
+    status, _ = await post(client, base, body, signed(body))
+    assert status == 503
 
-        # 50 at once, plus a redelivery of Ev7 and the message copy of 82.9 in the same burst
-        results = await asyncio.gather(*(ask(i) for i in range(50)), ask(7), ask(9, "EvCopy9"))
-        new = [item.id for item, fresh in results[:50]]
-        assert all(fresh for _, fresh in results[:50]) and len(set(new)) == 50
-        assert results[50:] == [(None, False), (None, False)]
-        assert len(rows(tmp_path / "i.sqlite3")) == 50
-    finally:
-        inbox.close()
+    async def unready_saying_why():
+        async with client.get(f"{base}/readyz") as r:
+            return r.status == 503 and "escalation store unreachable" in (await r.json())["reason"]
 
-
-class FailingCommit:
-    """The inbox's connection, with COMMIT failing as a full disk would make it."""
-
-    def __init__(self, conn):
-        self.conn = conn
-
-    def execute(self, sql, *args):
-        if sql == "COMMIT":
-            raise sqlite3.OperationalError("disk I/O error")
-        return self.conn.execute(sql, *args)
-
-    @property
-    def in_transaction(self):
-        return self.conn.in_transaction
-
-
-async def test_a_failed_commit_fails_every_caller_in_the_batch(tmp_path):
-    inbox = Inbox(tmp_path / "i.sqlite3").open()
-    real = inbox._conn
-    inbox._conn = FailingCommit(real)
-    try:
-        results = await asyncio.gather(*(inbox.record(kind="dm", team="T1", channel="D1", user="U1", ts=f"83.{i}",
-                                                      thread_ts=f"83.{i}", question=TSAT_Q, event_id=f"Ev{i}")
-                                         for i in range(5)), return_exceptions=True)
-        assert all(isinstance(r, sqlite3.OperationalError) for r in results)
-        inbox._conn = real
-        assert rows(tmp_path / "i.sqlite3") == []  # rolled back: nothing half-stored
-        item, new = await inbox.record(kind="dm", team="T1", channel="D1", user="U1", ts="83.0", thread_ts="83.0",
-                                       question=TSAT_Q, event_id="Ev0")
-        assert new  # and the redelivery Slack sends is stored then
-    finally:
-        inbox._conn = real
-        inbox.close()
+    await eventually(unready_saying_why)
 
 
 async def test_answers_wait_for_acks_to_go_quiet():

@@ -6,7 +6,6 @@ import json
 from adapters.escalation_wiring import ESCALATIONS
 from adapters.slack import blocks as bk
 from adapters.slack.channel import SLACK_ADAPTER
-from adapters.slack.inbox import Inbox
 from bot.escalations.model import ASKED_BY_USER
 from bot.escalations.notify import NotifierRegistry
 from bot.escalations.service import EscalationService
@@ -14,7 +13,7 @@ from bot.escalations.sqlite_store import SqliteStore
 
 from tests.adapters.conftest import wait_ready
 
-from .conftest import action_form, command_form, event_body, mention, post, signed
+from .conftest import action_form, command_form, event_body, mention, post, signed, slack_inbox
 
 FORM = "application/x-www-form-urlencoded"
 TSAT_Q = "can I follow a parent back on insta?"
@@ -72,7 +71,8 @@ async def test_feedback_buttons_are_stored(slack_app, client, fake_slack, slack_
     assert (answered.school, answered.platform, answered.asker_id, answered.decision) == ("tsat", "slack", "U1",
                                                                                           "answer")
     assert "5.4" in answered.clauses and answered.question == TSAT_Q
-    assert await Inbox(slack_settings.db_path).feedback(int(ref)) == []  # not the old place
+    async with slack_inbox(slack_settings) as inbox:
+        assert await inbox.feedback(await inbox.get(int(ref))) == []  # not the fallback
 
 
 async def test_a_second_press_changes_the_vote(slack_app, client, fake_slack):
@@ -92,8 +92,8 @@ async def test_a_second_press_changes_the_vote(slack_app, client, fake_slack):
     assert report["tsat"].totals.as_dict() == {"answered": 1, "helpful": 0, "not_helpful": 1, "escalated": 0}
 
 
-async def test_feedback_without_the_escalation_store_keeps_the_inbox_table(slack_app, client, fake_slack,
-                                                                           slack_settings):
+async def test_feedback_without_the_escalation_service_is_kept_in_the_inbox(slack_app, client, fake_slack,
+                                                                            slack_settings):
     base, _ = await slack_app()
     reply = await ask_by_command(client, base, fake_slack)
     ref = button_value(reply, bk.HELPFUL)
@@ -101,7 +101,8 @@ async def test_feedback_without_the_escalation_store_keeps_the_inbox_table(slack
         body = action_form(action, ref, user=user)
         assert (await post(client, base, body, signed(body, content_type=FORM)))[0] == 200
     await fake_slack.wait_for("chat.postEphemeral", 3)
-    assert await Inbox(slack_settings.db_path).feedback(int(ref)) == [("U1", True), ("U2", False)]
+    async with slack_inbox(slack_settings) as inbox:
+        assert await inbox.feedback(await inbox.get(int(ref))) == [("U1", True), ("U2", False)]
 
 
 async def test_ask_lead_button_creates_one_escalation(slack_app, client, fake_slack, tmp_path):

@@ -4,30 +4,41 @@ up in its thread / DM (as the fake Web API serves them) before anything is poste
 from __future__ import annotations
 
 import logging
-import sqlite3
+
+import pytest
 
 from adapters.slack.answering import REPLY_EVENT, reply_metadata
 from adapters.slack.channel import SLACK_ADAPTER
-from adapters.slack.inbox import Inbox
 
-from .conftest import dm, eventually, event_body, mention, post, signed
+from ..conftest import with_
+from .conftest import dm, eventually, event_body, mention, post, signed, slack_inbox, stored
 
 TSAT_Q = "can I follow a parent back on insta?"
 
 
-def status_of(path, event_id: str) -> str:
-    with sqlite3.connect(str(path)) as conn:
-        return conn.execute("SELECT status FROM slack_inbox WHERE event_id=?", (event_id,)).fetchone()[0]
+@pytest.fixture
+def slack_settings(slack_settings):
+    """A short claim lease, so the restart takes over what the crashed run held without a long wait."""
+    return with_(slack_settings, delivery_lease_seconds=0.5, worker_poll_seconds=0.05)
+
+
+async def status_of(settings, event_id: str) -> str:
+    (item,) = [i for i in await stored(settings, "slack") if i.alt_key == event_id]
+    return item.status
 
 
 async def crash_after_posting(slack_app, client, fake_slack, body: str) -> None:
     """A first run posts the reply and dies before marking the question answered."""
     base, app = await slack_app()
 
-    async def killed(item_id: int) -> None:
+    async def killed(item) -> None:
         raise RuntimeError("process killed here")
 
+    async def dead():  # and, being dead, it sweeps no more
+        return None
+
     app[SLACK_ADAPTER].inbox.mark_answered = killed
+    app[SLACK_ADAPTER].inbox.claim_one = dead
     assert (await post(client, base, body, signed(body)))[0] == 200
     await fake_slack.wait_for("chat.postMessage")
 
@@ -37,12 +48,11 @@ async def test_reply_carries_its_inbox_id_as_metadata(slack_app, client, fake_sl
     body = event_body("EvMeta", mention(TSAT_Q, ts="70.1"))
     await post(client, base, body, signed(body))
     (reply,) = await fake_slack.wait_for("chat.postMessage")
-    inbox = Inbox(slack_settings.db_path)
-    (item_id,) = inbox._run(lambda c: c.execute("SELECT id FROM slack_inbox WHERE event_id='EvMeta'").fetchone())
-    assert reply["metadata"] == {"event_type": REPLY_EVENT, "event_payload": {"inbox_id": item_id}}
+    (item,) = await stored(slack_settings, "slack")
+    assert reply["metadata"] == {"event_type": REPLY_EVENT, "event_payload": {"inbox_id": item.id}}
 
     async def answered():
-        return status_of(slack_settings.db_path, "EvMeta") == "answered"
+        return await status_of(slack_settings, "EvMeta") == "answered"
 
     await eventually(answered)
 
@@ -50,11 +60,11 @@ async def test_reply_carries_its_inbox_id_as_metadata(slack_app, client, fake_sl
 async def test_restart_after_a_crash_between_post_and_mark_does_not_reply_twice_in_a_thread(
         slack_app, client, fake_slack, slack_settings):
     await crash_after_posting(slack_app, client, fake_slack, event_body("EvCrash1", mention(TSAT_Q, ts="71.1")))
-    assert status_of(slack_settings.db_path, "EvCrash1") == "sending"
-    await slack_app()  # the restart replays it
+    assert await status_of(slack_settings, "EvCrash1") == "sending"
+    await slack_app()  # the restart replays it once the dead run's lease is over
 
     async def answered():
-        return status_of(slack_settings.db_path, "EvCrash1") == "answered"
+        return await status_of(slack_settings, "EvCrash1") == "answered"
 
     await eventually(answered)
     (lookup,) = fake_slack.of("conversations.replies")
@@ -68,7 +78,7 @@ async def test_restart_after_a_crash_between_post_and_mark_does_not_reply_twice_
     await slack_app()
 
     async def answered():
-        return status_of(slack_settings.db_path, "EvCrash2") == "answered"
+        return await status_of(slack_settings, "EvCrash2") == "answered"
 
     await eventually(answered)
     (lookup,) = fake_slack.of("conversations.history")
@@ -79,7 +89,7 @@ async def test_restart_after_a_crash_between_post_and_mark_does_not_reply_twice_
 async def test_sending_question_whose_reply_never_reached_slack_is_answered_once(
         slack_app, client, fake_slack, slack_settings):
     fake_slack.fail("chat.postMessage", 4, 500)  # 1 try + 3 retries: the reply never lands
-    base, _ = await slack_app()
+    base, _ = await slack_app(with_(slack_settings, retry_base_seconds=600))
     body = event_body("EvLost", mention(TSAT_Q, ts="73.1"))
     await post(client, base, body, signed(body))
 
@@ -87,7 +97,10 @@ async def test_sending_question_whose_reply_never_reached_slack_is_answered_once
         return fake_slack.attempts.count("chat.postMessage") >= 4
 
     await eventually(gave_up)
-    assert status_of(slack_settings.db_path, "EvLost") == "sending"
+    assert await status_of(slack_settings, "EvLost") == "sending"
+    async with slack_inbox(slack_settings) as inbox:  # its retry wait over
+        (item,) = await inbox.unanswered()
+        await inbox.shared.release(item.stored)
     await slack_app()
     (reply,) = await fake_slack.wait_for("chat.postMessage")
     assert reply["thread_ts"] == "73.1" and fake_slack.of("conversations.replies")
@@ -95,11 +108,10 @@ async def test_sending_question_whose_reply_never_reached_slack_is_answered_once
 
 async def test_failed_lookup_still_answers(slack_app, client, fake_slack, slack_settings, caplog):
     caplog.set_level(logging.INFO, logger="policybot.slack")
-    inbox = Inbox(slack_settings.db_path).open()
-    item, _ = await inbox.record(kind="mention", team="T1", channel="C1", user="U1", ts="74.1", thread_ts="74.1",
-                                 question=TSAT_Q, event_id="EvNoScope")
-    await inbox.mark_sending(item.id)
-    inbox.close()
+    async with slack_inbox(slack_settings, clock=lambda: 1_000_000.0) as inbox:  # a run that died long ago
+        item, _ = await inbox.record(kind="mention", team="T1", channel="C1", user="U1", ts="74.1", thread_ts="74.1",
+                                     question=TSAT_Q, event_id="EvNoScope")
+        await inbox.mark_sending(item)
     fake_slack.fail("conversations.replies", 1, 200, error="missing_scope")
     await slack_app()
     (reply,) = await fake_slack.wait_for("chat.postMessage")
@@ -112,7 +124,7 @@ async def test_lookup_pages_through_a_busy_thread(slack_app, fake_slack, slack_s
     answerer = app[SLACK_ADAPTER]
     item, _ = await answerer.inbox.record(kind="mention", team="T1", channel="C1", user="U1", ts="75.1",
                                           thread_ts="75.1", question=TSAT_Q, event_id="EvBusy")
-    await answerer.inbox.mark_sending(item.id)
+    await answerer.inbox.mark_sending(item)
     item = await answerer.inbox.get(item.id)
     chatter = [{"type": "message", "ts": f"75.{1002 + i}", "thread_ts": "75.1", "user": "U2", "text": "+1"}
                for i in range(250)]

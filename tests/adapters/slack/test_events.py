@@ -6,9 +6,8 @@ import json
 import logging
 import time
 
-from adapters.slack.inbox import Inbox
 
-from .conftest import BOT_USER, channel_message, dm, event_body, mention, post, signed
+from .conftest import BOT_USER, channel_message, dm, event_body, mention, post, signed, stored
 
 TSAT_Q = "can I follow a parent back on insta?"
 SECRET_Q = "can I message Jenny Smith-Example on snapchat about her homework?"
@@ -81,7 +80,7 @@ async def test_bad_signature_is_rejected_and_no_question_text_is_logged(slack_ap
         assert status == 401
     assert "Jenny" not in caplog.text and "snapchat" not in caplog.text
     assert "bad or stale signature" in caplog.text
-    assert await Inbox(slack_settings.db_path).unanswered() == []
+    assert await stored(slack_settings, "slack") == []
     assert fake_slack.of("chat.postMessage") == []
 
 
@@ -134,6 +133,4 @@ async def test_channel_message_copy_of_a_mention_gets_one_reply(slack_app, clien
         assert (await post(client, base, body, signed(body)))[0] == 200
     await fake_slack.wait_for("chat.postMessage")
     # the copy was dropped before its ack: the store holds one question for (channel, ts)
-    inbox = Inbox(slack_settings.db_path).open()
-    rows = inbox._run(lambda c: c.execute("SELECT event_id FROM slack_inbox").fetchall())
-    assert rows == [("EvM1",)]
+    assert [i.alt_key for i in await stored(slack_settings, "slack")] == ["EvM1"]

@@ -5,6 +5,7 @@ its response_url, no stray Bolt warning at start; then fuzzing of signed bodies.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import sqlite3
@@ -14,15 +15,37 @@ from urllib.parse import urlencode
 import aiohttp
 from hypothesis import given, strategies as st
 
-from .conftest import BOT_USER, command_form, event_body, mention, post, signed
+from .conftest import BOT_USER, command_form, event_body, mention, post, signed, stored
 
 FORM = "application/x-www-form-urlencoded"
 TSAT_Q = "can I follow a parent back on insta?"
 
 
-def stored(path) -> list[tuple]:
-    with sqlite3.connect(str(path)) as conn:
-        return conn.execute("SELECT event_id, status FROM slack_inbox ORDER BY id").fetchall()
+@contextlib.asynccontextmanager
+async def database_locked(settings):
+    """Another process holding the lock the inbox write needs: SQLite's write lock on the file, or
+    PostgreSQL's on the inbox table."""
+    if not settings.database_url:
+        holder = sqlite3.connect(str(settings.db_path), isolation_level=None, check_same_thread=False)
+        # off the loop: the server's own transaction under way needs the loop to finish and let go
+        await asyncio.to_thread(holder.execute, "BEGIN EXCLUSIVE")
+        try:
+            yield
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        return
+    import asyncpg
+
+    conn = await asyncpg.connect(settings.database_url)
+    tx = conn.transaction()
+    await tx.start()
+    await conn.execute("LOCK TABLE inbox IN ACCESS EXCLUSIVE MODE")
+    try:
+        yield
+    finally:
+        await tx.rollback()
+        await conn.close()
 
 
 def no_tracebacks(caplog) -> None:
@@ -61,7 +84,7 @@ async def test_signed_bodies_of_the_wrong_shape_get_400_not_500(slack_app, clien
     form = urlencode({"payload": "[1, 2]"})
     assert (await post(client, base, form, signed(form, content_type=FORM)))[0] == 400
     no_tracebacks(caplog)
-    assert stored(slack_settings.db_path) == []
+    assert await stored(slack_settings, "slack") == []
     body = event_body("EvOK", good)  # and a good one is still answered
     assert (await post(client, base, body, signed(body)))[0] == 200
     await fake_slack.wait_for("chat.postMessage")
@@ -69,19 +92,14 @@ async def test_signed_bodies_of_the_wrong_shape_get_400_not_500(slack_app, clien
 
 async def test_the_ack_stays_inside_slacks_3s_when_the_database_is_locked(slack_app, client, fake_slack, slack_settings):
     base, _ = await slack_app()
-    holder = sqlite3.connect(str(slack_settings.db_path), isolation_level=None, check_same_thread=False)
-    holder.execute("BEGIN EXCLUSIVE")  # another process writing the same file
     body = event_body("EvLocked", mention(TSAT_Q, ts="91.1"))
-    try:
+    async with database_locked(slack_settings):  # another process writing the same database
         started = time.monotonic()
         async with client.post(f"{base}/slack/events", data=body.encode(), headers=signed(body),
                                timeout=aiohttp.ClientTimeout(total=3.0)) as resp:
             status = resp.status
         assert time.monotonic() - started < 3.0
         assert status == 503  # Slack will redeliver
-    finally:
-        holder.execute("ROLLBACK")
-        holder.close()
     # the store carried on once the lock was released, and the question is answered once
     (reply,) = await fake_slack.wait_for("chat.postMessage")
     assert reply["thread_ts"] == "91.1"

@@ -19,7 +19,7 @@ from msrest.authentication import BasicTokenAuthentication
 
 from adapters.teams.channel import teams_channel
 
-from ..conftest import eventually, running, with_  # noqa: F401 - re-exported for the tests
+from ..conftest import eventually, opened_store, running, stored, with_  # noqa: F401 - re-exported for the tests
 
 BOT_ID = "28:policybot-bot"
 APP_ID = "11111111-2222-3333-4444-555555555555"
@@ -190,12 +190,13 @@ class StaticTokenCredentials(PasswordServiceClientCredentialFactory):
 
 
 @pytest.fixture
-def teams_settings(settings, tmp_path):
-    """Emulator mode: no app id, no authentication (the local run the Emulator uses)."""
-    return with_(settings, teams_emulator=True, db_path=tmp_path / "policybot.sqlite3",
+def teams_settings(settings, database):
+    """Emulator mode: no app id, no authentication (the local run the Emulator uses); the database
+    is SQLite or PostgreSQL (each test runs on both)."""
+    return with_(settings, teams_emulator=True,
                  teams_tenant_schools=f"{TENANT_A}={'tsat'},{TENANT_B}=kingsmead,"
                                       f"{TENANT_A}:19:team-k@thread.tacv2=kingsmead",
-                 teams_api_retries=3)
+                 teams_api_retries=3, **database)
 
 
 @pytest.fixture

@@ -8,7 +8,8 @@ from adapters.teams.channel import VARIABLE, teams_channel
 from adapters.teams.model import Incoming
 from adapters.teams.store import TeamsStore
 from bot.config import ConfigError, from_env
-from tests.adapters.conftest import with_
+from bot.escalations.inbox import Inbox as SharedInbox
+from tests.adapters.conftest import opened_store, with_
 
 APP = {"MICROSOFT_APP_ID": "app-1", "MICROSOFT_APP_PASSWORD": "pw"}
 
@@ -91,27 +92,26 @@ def test_wildcard_only_in_emulator_mode():
         parse("*=tsat", VARIABLE)
 
 
-def _incoming(activity_id: str, text: str) -> Incoming:
+def _incoming(activity_id: str, text: str, value: dict | None = None) -> Incoming:
     return Incoming(kind="question", conversation_id="a:1", activity_id=activity_id, conversation_type="personal",
                     tenant="t", team="", channel="", user_id="29:u", aad_id="aad-u", user_name="U", text=text,
-                    reference={"conversation": {"id": "a:1"}})
+                    value=value or {}, reference={"conversation": {"id": "a:1"}})
 
 
-async def test_retention_blanks_old_handled_text_but_keeps_the_dedupe_key(tmp_path):
+async def test_retention_blanks_old_handled_text_but_keeps_the_dedupe_key(settings, database):
     now = [1_000_000.0]
-    store = TeamsStore(tmp_path / "t.sqlite3", clock=lambda: now[0]).open()
-    try:
-        old = await store.record(_incoming("old", "Jamie Example sent me a photo"))
+    async with opened_store(with_(settings, **database)) as db:
+        store = TeamsStore(SharedInbox(lambda: db, "teams", clock=lambda: now[0]))
+        old = await store.record(_incoming("old", "Jamie Example sent me a photo", {"answer": "about Jamie"}))
         pending = await store.record(_incoming("pending", "still waiting, names Alex"))
-        await store.mark_done(old.id)
+        await store.mark_done(old)
         now[0] += 91 * 86400
         fresh = await store.record(_incoming("fresh", "asked today"))
-        await store.mark_done(fresh.id)
-        assert await store.purge(90) == 1
-        assert (await store.get(old.id)).incoming.text == "" and (await store.get(old.id)).purged_at
+        await store.mark_done(fresh)
+        await db.purge(now[0] - 90 * 86400, now[0])  # the escalation worker's retention pass
+        gone = await store.get(old.id)
+        assert gone.incoming.text == "" and gone.incoming.value == {} and gone.purged_at
+        assert gone.incoming.conversation_id == "a:1"  # ids stay
         assert (await store.get(pending.id)).incoming.text.startswith("still waiting")  # not answered yet: kept
         assert (await store.get(fresh.id)).incoming.text == "asked today"
         assert await store.record(_incoming("old", "re-sent")) is None  # still recognised as seen
-        assert await store.purge(90) == 0
-    finally:
-        store.close()

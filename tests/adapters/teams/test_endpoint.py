@@ -6,7 +6,7 @@ from adapters.teams.answering import NOT_SET_UP
 from adapters.teams.cards import CONTENT_TYPE
 from adapters.teams.channel import TEAMS_ADAPTER
 
-from .conftest import TENANT_A, TENANT_B, TENANT_X, activity, channel_activity, eventually, install, post
+from .conftest import TENANT_A, TENANT_B, TENANT_X, activity, channel_activity, eventually, install, post, with_
 
 QUESTION = "can I accept a friend request from a pupil's parent on facebook?"
 
@@ -117,7 +117,8 @@ async def _no_pending(app) -> bool:
 async def test_a_question_left_unanswered_by_a_crash_is_answered_on_restart(teams_app, client, connector,
                                                                              teams_settings):
     connector.fail(100, 500)  # Teams unreachable for this whole first run
-    base, app = await teams_app()
+    teams_settings = with_(teams_settings, retry_base_seconds=0.05)  # tried again soon after
+    base, app = await teams_app(teams_settings)
     await post(client, base, activity(QUESTION, service_url=connector.service_url, activity_id="c1", conv="a:c1"))
     await eventually(lambda: _attempted(connector))
     assert await app[TEAMS_ADAPTER].store.pending()
