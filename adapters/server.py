@@ -136,9 +136,10 @@ def _display_host(host: str) -> str:
 
 async def serve(settings: Settings, app: web.Application | None = None,
                 stop: asyncio.Event | None = None,
-                started: Callable[[str], object] | None = None) -> None:
+                started: Callable[[str], object] | None = None, reuse_port: bool = False) -> None:
     """Runs until `stop` is set (run() sets it on SIGTERM/SIGINT), then shuts down gracefully.
-    `started` gets the base URL once the socket is bound (tests use port 0)."""
+    `started` gets the base URL once the socket is bound (tests use port 0). `reuse_port`: bind
+    with SO_REUSEPORT, beside the other workers of `serve --workers N` (adapters/workers.py)."""
     app = app or create_app(settings, escalations=True)
     stop = stop or asyncio.Event()
     runner = web.AppRunner(app, handle_signals=False, access_log=None,
@@ -147,7 +148,8 @@ async def serve(settings: Settings, app: web.Application | None = None,
     try:
         # A burst of chat events (Slack retries, a whole staff room asking at once) opens many
         # connections together; the default queue of 128 would make the rest retry after 1 s.
-        site = web.TCPSite(runner, settings.host, settings.port, backlog=LISTEN_BACKLOG)
+        site = web.TCPSite(runner, settings.host, settings.port, backlog=LISTEN_BACKLOG,
+                           reuse_port=True if reuse_port else None)
         await site.start()
         port = runner.addresses[0][1] if runner.addresses else settings.port
         base_url = f"http://{_display_host(settings.host)}:{port}"
@@ -166,11 +168,12 @@ async def serve(settings: Settings, app: web.Application | None = None,
         log.info("stopped")
 
 
-def configure_logging() -> None:
+def configure_logging(prefix: str = "") -> None:
     """Plain lines on stderr (the platform's log collector adds timestamps): our own and the
-    core's at INFO, libraries' only when they warn; control characters from outside escaped."""
+    core's at INFO, libraries' only when they warn; control characters from outside escaped.
+    `prefix` starts every line (a worker of `serve --workers N` says which one it is)."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(SafeFormatter("%(message)s"))  # one escaped line per record
+    handler.setFormatter(SafeFormatter(prefix.replace("%", "%%") + "%(message)s"))  # one escaped line per record
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.WARNING)
@@ -178,9 +181,10 @@ def configure_logging() -> None:
         logging.getLogger(name).setLevel(logging.INFO)
 
 
-def run(settings: Settings) -> int:
-    """Blocking entry point for `policybot serve`; exit code 0 after a clean shutdown."""
-    configure_logging()
+def run(settings: Settings, *, worker: int | None = None, reuse_port: bool = False) -> int:
+    """Blocking entry point for `policybot serve` (one process, or worker `worker` of
+    `serve --workers N`); exit code 0 after a clean shutdown."""
+    configure_logging(f"worker {worker}: " if worker is not None else "")
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -190,7 +194,7 @@ def run(settings: Settings) -> int:
         app = create_app(settings, escalations=True)
         # SIGHUP re-reads the knowledge base (kill -HUP PID), as daemons re-read their configuration.
         loop.add_signal_handler(signal.SIGHUP, knowledge_watch.on_sighup(app[RUNTIME]))
-        await serve(settings, app, stop=stop)
+        await serve(settings, app, stop=stop, reuse_port=reuse_port)
 
     try:
         asyncio.run(main())

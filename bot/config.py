@@ -105,6 +105,9 @@ class Settings:
     rate_limit_per_minute: int = 30
     # Seconds a SIGTERM/SIGINT shutdown waits for answers in flight.
     shutdown_grace_seconds: float = 10.0
+    # WEB_CONCURRENCY (the hosting platforms' name): answering processes `policybot serve` runs
+    # behind its one port (`--workers N` wins); they share the database (issue 18).
+    workers: int = 1
     # --- reload and authoring (issue 17) ---
     # POLICYBOT_RELOAD_POLL_SECONDS: how often `policybot serve` looks at the knowledge files' stamps
     # and reloads a change without a restart (0: never; `policybot reload` and SIGHUP still work).
@@ -233,6 +236,7 @@ def from_env(env: dict | None = None) -> Settings:
         max_body_bytes=_int(env, "POLICYBOT_MAX_BODY_BYTES", Settings.max_body_bytes, 256, 10**7),
         rate_limit_per_minute=_int(env, "POLICYBOT_RATE_LIMIT", Settings.rate_limit_per_minute, 1, 10**6),
         shutdown_grace_seconds=_float(env, "POLICYBOT_SHUTDOWN_GRACE", Settings.shutdown_grace_seconds, 0.0, 3600.0),
+        workers=_int(env, "WEB_CONCURRENCY", Settings.workers, 1, 64),
         # --- reload and authoring (issue 17) ---
         reload_poll_seconds=_float(env, "POLICYBOT_RELOAD_POLL_SECONDS", Settings.reload_poll_seconds, 0.0, 86400.0),
         max_upload_bytes=_int(env, "POLICYBOT_MAX_UPLOAD_BYTES", Settings.max_upload_bytes, 1024, 100 * 1024 * 1024),

@@ -450,9 +450,24 @@ def _cmd_calibrate(args: argparse.Namespace, settings: config.Settings) -> int:
 
 
 def _cmd_serve(args: argparse.Namespace, settings: config.Settings) -> int:
+    workers = args.workers or settings.workers
+    if workers > 1 and args.worker_index is None:
+        from adapters.workers import supervise
+
+        return supervise(settings, workers)
     from adapters.server import run
 
-    return run(settings)
+    return run(settings, worker=args.worker_index, reuse_port=args.reuse_port)
+
+
+def _workers(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+    if not 1 <= n <= 64:
+        raise argparse.ArgumentTypeError(f"{n} is not between 1 and 64")
+    return n
 
 
 def _cmd_escalations(args: argparse.Namespace, settings: config.Settings) -> int:
@@ -598,6 +613,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     # --- server commands (issue 4) ---
     serve = sub.add_parser("serve", help="run the server: web chat, health checks (host/port from the environment)")
+    serve.add_argument("--workers", type=_workers, default=None,
+                       help="answering processes behind the one port, sharing the database "
+                            "(default: WEB_CONCURRENCY, else 1)")
+    serve.add_argument("--worker-index", type=int, default=None, help=argparse.SUPPRESS)  # set by the parent
+    serve.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)  # set by the parent
     serve.set_defaults(func=_cmd_serve)
     from .reload import add_parser as add_reload
 
