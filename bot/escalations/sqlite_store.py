@@ -57,6 +57,22 @@ class SqliteStore(EscalationStore):
         self._lock = asyncio.Lock()
 
     async def open(self) -> "SqliteStore":
+        """Opens the file (WAL) and migrates it. Two processes opening a new file at the same moment
+        (`serve --workers N`) can meet SQLite's "locked" while one switches it to WAL, which the busy
+        timeout does not cover: that open is tried again, with a growing pause, for up to the busy
+        timeout."""
+        waited, pause = 0.0, 0.02
+        while True:
+            try:
+                return await self._open_once()
+            except StoreUnavailable as exc:
+                if "locked by another process" not in str(exc) or waited >= self.busy_ms / 1000:
+                    raise
+            await asyncio.sleep(pause)
+            waited += pause
+            pause = min(pause * 2, 1.0)
+
+    async def _open_once(self) -> "SqliteStore":
         if self._conn is not None:
             return self
         try:

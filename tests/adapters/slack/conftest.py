@@ -123,6 +123,8 @@ class FakeSlack:
     socket: FakeSocketMode = field(default_factory=FakeSocketMode)
     # channel -> messages posted there, as conversations.history / .replies return them
     messages: dict[str, list[dict]] = field(default_factory=dict)
+    # thread_ts whose next chat.postMessage never gets an answer (the poster is killed meanwhile)
+    hang_threads: set[str] = field(default_factory=set)
     _ts: itertools.count = field(default_factory=lambda: itertools.count(1))
 
     def next_ts(self) -> str:
@@ -173,6 +175,23 @@ class FakeSlack:
             await asyncio.sleep(0.01)
         raise AssertionError(f"{method} called {len(self.of(method))} times, expected {count}: {self.calls}")
 
+    async def wait_for_to(self, channel: str, count: int = 1, polls: int = 1500) -> list[dict]:
+        """chat.postMessage calls into `channel` (a DM's id is "D" + the user's), once there are `count`."""
+        for _ in range(polls):
+            found = [p for p in self.of("chat.postMessage") if p.get("channel") == channel]
+            if len(found) >= count:
+                return found
+            await asyncio.sleep(0.01)
+        raise AssertionError(f"fewer than {count} messages to {channel}: {self.calls}")
+
+    async def wait_for_attempt(self, method: str, polls: int = 1500) -> None:
+        """Until `method` has been called at all (answered or not)."""
+        for _ in range(polls):
+            if method in self.attempts:
+                return
+            await asyncio.sleep(0.01)
+        raise AssertionError(f"{method} never called: {self.attempts}")
+
     async def handle(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
         self.attempts.append(method)
@@ -189,6 +208,9 @@ class FakeSlack:
         for key in ("blocks", "view", "metadata"):
             if isinstance(params.get(key), str):
                 params[key] = json.loads(params[key])
+        if method == "chat.postMessage" and params.get("thread_ts") in self.hang_threads:
+            self.hang_threads.discard(params["thread_ts"])
+            await asyncio.Event().wait()  # until the server stops: the reply never lands
         self.calls.append((method, params))
         out: dict = {"ok": True}
         if method == "auth.test":
