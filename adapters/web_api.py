@@ -33,7 +33,9 @@ from bot.render import answer_json, as_escalation, clause_plain, delivery_line
 
 from .appkeys import CAN_ESCALATE, RUNTIME, SETTINGS
 from .escalation_wiring import ESCALATIONS
+from . import web_requests
 from .request_log import REQUEST_ID, log_decision
+from .web_requests import WebRequest
 from .runtime import NotReady
 from .web_security import BodyTooLarge, json_error, read_json_capped
 
@@ -92,9 +94,11 @@ def display_fields(out: dict) -> dict:
     return out
 
 
-async def _answer_request(request: web.Request):
+async def _answer_request(request: web.Request, before=None):
     """Reads {"school", "question"} and asks the core: (payload, question, answer), or the
-    error response to send. Shared by "ask" and "Ask <lead>" so both refuse the same things."""
+    error response to send. Shared by "ask" and "Ask <lead>" so both refuse the same things.
+    `before(payload, school, question)`, when given, runs first and may return the response to
+    send instead (a retried request's reply)."""
     settings = request.app[SETTINGS]
     try:
         payload = await read_json_capped(request, settings.max_body_bytes)
@@ -110,6 +114,10 @@ async def _answer_request(request: web.Request):
         return json_error(400, "Please choose a school.")
     if question is None:
         return json_error(400, "Please type a question.")
+    if before is not None and isinstance(question, str):
+        early = await before(payload, school, question)
+        if early is not None:
+            return early
     try:
         answer = await request.app[RUNTIME].answer(school, question)
     except NotReady as exc:
@@ -132,42 +140,65 @@ def _conversation(payload: dict) -> str | None:
 
 async def ask(request: web.Request) -> web.Response:
     started = time.perf_counter()
-    result = await _answer_request(request)
+    asked: list[WebRequest] = []  # the request id's record, when the page sent one (web_requests.py)
+
+    async def before(payload: dict, school: str, question: str) -> web.Response | None:
+        if payload.get("conversation") is not None and _conversation(payload) is None:
+            return json_error(400, BAD_CONVERSATION)
+        begun = await web_requests.begin(request, payload, school, question)
+        if isinstance(begun, WebRequest):
+            asked.append(begun)
+            return None
+        return begun
+
+    result = await _answer_request(request, before)
     if isinstance(result, web.Response):
         return result
     payload, question, answer = result
     if payload.get("conversation") is not None and _conversation(payload) is None:
         return json_error(400, BAD_CONVERSATION)
+    once = asked[0] if asked else None
     ms = (time.perf_counter() - started) * 1000
     request_id = request.get(REQUEST_ID, "-")
     log_decision(request_id, answer, ms, question if request.app[SETTINGS].log_questions else None)
     esc, delivery = None, None
     if sent_unasked(answer):
-        esc, delivery = await _escalate(request, answer, question, payload, None, f"web:{request_id}")
+        esc, delivery = await _escalate(request, answer, question, payload, None,
+                                        once.dedupe_key if once else f"web:{request_id}")
     out = display_fields(answer_json(answer, delivery=delivery))
     if delivery is not None:
         out["escalation"] = _escalation_json(esc) if esc else None
         out["delivery_text"] = delivery_line(answer, delivery)
-    ref = await _record_answer(request, answer, question, payload)
+    ref = await _record_answer(request, answer, question, payload, once.feedback_ref if once else None)
     if ref:
         out["feedback_ref"] = ref
     holder = request.app.get(ESCALATIONS)
     conv = _conversation(payload)
     if conv and holder is not None and holder.service is not None:  # kept for this browser's reloads
-        turn = await holder.service.record_turn(conv, answer.school, question, out, esc.id if esc else None)
+        turn = await holder.service.record_turn(conv, answer.school, question, out, esc.id if esc else None,
+                                                turn_id=once.turn_id if once else None)
         if turn:
             out["turn"] = turn
+    if once is not None:
+        await once.done(out)
     return web.json_response(out)
 
 
-async def _record_answer(request: web.Request, answer, question: str, payload: dict) -> str | None:
-    """Counts the answer in the shared feedback record; its reference for the page's Helpful /
-    Not helpful buttons, or None when this server keeps no record (or the write failed)."""
+async def _record_answer(request: web.Request, answer, question: str, payload: dict,
+                         ref: str | None = None) -> str | None:
+    """Counts the answer in the shared feedback record (once per `ref`: a retried request's is
+    fixed); its reference for the page's Helpful / Not helpful buttons, or None when this server
+    keeps no record (or the write failed)."""
     holder = request.app.get(ESCALATIONS)
     if holder is None or holder.service is None:
         return None
-    ref = "web:" + uuid.uuid4().hex[:16]
+    fixed, ref = ref is not None, ref or "web:" + uuid.uuid4().hex[:16]
     ok = await holder.service.record_answer(answer, ref, "web", _asker(request, payload).user_id, question)
+    if not ok and fixed:  # counted already, by a first attempt of this request that died after it?
+        try:
+            ok = bool(await holder.service.store.feedback(answer_ref=ref))
+        except Exception:  # noqa: BLE001 - the store failed: no buttons, the answer still goes out
+            ok = False
     return ref if ok else None
 
 

@@ -376,6 +376,18 @@ function addMessage(node) {
   node.scrollIntoView({ behavior: "smooth", block: "start" });
 }
 
+// A request whose response never came is sent again (up to twice more, a moment apart).
+async function sentOnce(send, tries = 3) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await send();
+    } catch (e) {
+      if (attempt >= tries) throw e;
+      await new Promise((resolve) => setTimeout(resolve, 400 * attempt));
+    }
+  }
+}
+
 async function ask(event) {
   event.preventDefault();
   const question = $("question").value;
@@ -386,10 +398,14 @@ async function ask(event) {
   $("ask-button").disabled = true;
   $("status").textContent = "Looking in your school's policy…";
   try {
-    const response = await api("/api/ask", {
-      method: "POST", headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ school: slug, question, client: clientId(), conversation: conversationId() }),
-    });
+    // One request id per question (128 random bits): if the answer never arrives (a dropped
+    // connection, a server process restarted), the same question is sent again with the same id,
+    // and the server gives the answer it already made instead of answering (and escalating) twice.
+    const body = JSON.stringify({ school: slug, question, client: clientId(), conversation: conversationId(),
+                                  request: randomHex(16) });
+    const response = await sentOnce(() => api("/api/ask", {
+      method: "POST", headers: { "Content-Type": "application/json" }, body,
+    }));
     addMessage(response.ok ? renderAnswer({ ...(await response.json()), question })
                            : el("p", { class: "msg bot error" }, await errorMessage(response)));
   } catch (e) {

@@ -279,11 +279,12 @@ class EscalationService:
 
     # -- the web chat's conversations (see conversations.py) ----------------------------------
     async def record_turn(self, conversation_id: str, school: str, question: str, reply: dict,
-                          escalation_id: str | None = None) -> str:
+                          escalation_id: str | None = None, turn_id: str | None = None) -> str:
         """Keep one question and the reply shown for the browser's conversation; the turn's id,
-        or "" when the write failed (logged by id: the asker still has the reply on screen)."""
-        turn = Turn(new_turn_id(), conversation_key(conversation_id), school, question, reply, escalation_id,
-                    self.clock())
+        or "" when the write failed (logged by id: the asker still has the reply on screen).
+        `turn_id` (a retried request's) is kept once however often it is recorded."""
+        turn = Turn(turn_id or new_turn_id(), conversation_key(conversation_id), school, question, reply,
+                    escalation_id, self.clock())
         try:
             await self.store.add_turn(turn)
         except Exception as exc:  # noqa: BLE001 - history must never stop an answer

@@ -441,7 +441,8 @@ class EscalationStore(ABC):
     async def add_turn(self, turn: Turn) -> None:
         async with self._tx() as tx:
             await tx.execute("INSERT INTO conversation_turns (id, conversation_key, school, question, reply, "
-                             "escalation_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)", turn.id,
+                             "escalation_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+                             turn.id,
                              turn.conversation_key, turn.school, turn.question, json.dumps(turn.reply),
                              turn.escalation_id, turn.created_at)
 

@@ -349,3 +349,34 @@ async def test_a_leads_note_is_shown_as_their_dated_guidance(page, serve_app, se
     await expect(answer.locator(".badge").first).to_contain_text("your lead's guidance")
     SHOTS.mkdir(parents=True, exist_ok=True)
     await page.screenshot(path=str(SHOTS / "note-cited.png"), full_page=True)
+
+
+async def test_an_answer_lost_on_the_way_is_asked_again_and_given_once(page, serve_app, settings, tmp_path):
+    """The first response to /api/ask never reaches the page (the connection drops after the
+    server answered): the page sends the same question with the same request id, and the server
+    gives the reply it made, so the urgent question is escalated once and shown once."""
+    from playwright.async_api import expect
+
+    from adapters.escalation_wiring import ESCALATIONS
+
+    base, app = await serve_app(with_(settings, db_path=tmp_path / "esc.sqlite3"), escalations=True)
+    sent: list[dict] = []
+
+    async def drop_the_first_response(route):
+        sent.append(route.request.post_data_json)
+        response = await route.fetch()  # the server answers (and escalates) ...
+        if len(sent) == 1:
+            await route.abort("connectionreset")  # ... and the page never hears of it
+        else:
+            await route.fulfill(response=response)
+
+    await page.route("**/api/ask", drop_the_first_response)
+    await page.goto(f"{base}/")
+    await expect(page.locator("#school option[value=arh]")).to_have_count(1)
+    await page.select_option("#school", "arh")
+    await page.fill("#question", "a year 8 girl told me an adult she met online is asking her for nude pictures")
+    await page.click("#ask-button")
+    await expect(page.locator("article.msg.bot.urgent, article.msg.bot").last).to_contain_text("safeguarding")
+    assert len(sent) == 2 and sent[0]["request"] == sent[1]["request"] and len(sent[0]["request"]) == 32
+    await expect(page.locator("article.msg.bot")).to_have_count(1)
+    assert len(await app[ESCALATIONS].service.list()) == 1
