@@ -5,7 +5,7 @@ SLACK_BOT_TOKEN are set (Socket Mode too when SLACK_APP_TOKEN is), otherwise off
 naming them; a bad SLACK_TEAM_SCHOOLS stops the start (ConfigError from mapping.load).
 
 The ack path (HTTP): the signature is checked here, then an Events API callback's question is
-stored (inbox group commit) and the 200 sent without going through Bolt; Bolt runs after the
+stored (the shared inbox, one commit) and the 200 sent without going through Bolt; Bolt runs after the
 ack, and AcksFirst holds answering back while acks are arriving (answers are CPU work sharing
 the GIL with the loop). Commands, buttons and url_verification go through Bolt for their ack.
 Measured by bench/slack_load.py.
