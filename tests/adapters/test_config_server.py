@@ -39,3 +39,20 @@ def test_server_settings_from_the_environment():
 def test_a_bad_value_names_its_variable(env, variable):
     with pytest.raises(ConfigError, match=variable.replace("(", r"\(")):
         from_env(env)
+
+
+def test_web_concurrency_sets_the_workers_and_a_bad_value_names_it():
+    assert from_env({}).workers == 1
+    assert from_env({"WEB_CONCURRENCY": "3"}).workers == 3
+    for bad in ("0", "65", "two"):
+        with pytest.raises(ConfigError, match="WEB_CONCURRENCY"):
+            from_env({"WEB_CONCURRENCY": bad})
+
+
+def test_serve_workers_flag_is_checked():
+    from adapters.cli import build_parser
+
+    assert build_parser().parse_args(["serve", "--workers", "4"]).workers == 4
+    assert build_parser().parse_args(["serve"]).workers is None  # WEB_CONCURRENCY then decides
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["serve", "--workers", "0"])

@@ -210,3 +210,14 @@ async def _eventually(check, polls: int = 1500):
             return result
         await asyncio.sleep(0.02)
     raise AssertionError("condition never held")
+
+
+async def test_sighup_reaches_every_worker_and_sigterm_stops_them_all_cleanly(workers):
+    running, _ = workers
+    running.proc.send_signal(signal.SIGHUP)
+    await running.wait_log(r"^worker [12]: reload \(SIGHUP\)", 2)
+    assert {m.group(1) for m in re.finditer(r"^worker (\d): reload \(SIGHUP\)", running.text(), re.M)} == {"1", "2"}
+    running.proc.send_signal(signal.SIGTERM)
+    assert await asyncio.to_thread(running.proc.wait, 60) == 0
+    lines = running.text().splitlines()
+    assert "worker 1: stopped" in lines and "worker 2: stopped" in lines and lines[-1] == "stopped"
