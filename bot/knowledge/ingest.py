@@ -68,8 +68,7 @@ def _blocks(lines: list[str]) -> list[Block]:
     return blocks
 
 
-# Words a heading's id may not end on: "Who is covered by the policy" is `who-is-covered`,
-# not `who-is-covered-by`.
+# Words a heading's id stem may not end on (see `_slug`).
 _SLUG_TAIL = frozenset("a an the of by for to in on at with from and or our your its their".split())
 _SLUG_WORDS = 4
 
@@ -77,9 +76,10 @@ _SLUG_WORDS = 4
 def _slug(text: str) -> str:
     """The id stem of an unnumbered section's clauses: the heading's first few words.
 
-    The same heading always gives the same stem, so a re-ingested document keeps its ids.
-    An apostrophe joins its word ("School's use of ..." is `schools-use`), and a stem cut after
-    a connective word loses it, so ids read as words and stay short."""
+    The same heading always gives the same stem, so a re-ingested document keeps its ids. An
+    apostrophe joins its word ("School's use of social media" is `schools-use-of-social`), and a
+    stem cut after a connective word loses it ("Who is covered by the policy" is `who-is-covered`),
+    so ids read as words and stay short."""
     folded = re.sub(r"(?<=[a-z0-9])['\u2019](?=[a-z])", "", text.lower())
     words = re.findall(r"[a-z0-9]+", folded)
     if len(words) > 1 and words[0] in ("the", "a", "an"):
