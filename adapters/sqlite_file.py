@@ -1,8 +1,8 @@
 """One SQLite connection shared by an adapter's tables, used from worker threads.
 
 Why: the chat adapters' durable records (inboxes, conversation references, feedback) live in
-the same SQLite file as the escalation store (POLICYBOT_DB_PATH). sqlite3 blocks, so every call
-goes through `run` on a worker thread under one lock; WAL and synchronous=FULL make a row
+the same SQLite file as the escalation store (DATABASE_URL=sqlite:///PATH, or the deprecated
+POLICYBOT_DB_PATH). sqlite3 blocks, so every call goes through `run` on a worker thread under one lock; WAL and synchronous=FULL make a row
 written before an acknowledgement survive a crash.
 """
 from __future__ import annotations
