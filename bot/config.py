@@ -5,6 +5,7 @@ on a silently different configuration.
 """
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass, field
 from datetime import date
@@ -51,6 +52,20 @@ def _choice(env: dict, name: str, default: str, choices: tuple[str, ...]) -> str
     if raw not in choices:
         raise ConfigError(f"{name}={raw!r} must be one of {', '.join(choices)}")
     return raw
+
+
+def _networks(env: dict, name: str) -> tuple[str, ...]:
+    """Comma-separated addresses or CIDR ranges (10.0.0.0/8, 2001:db8::/32), normalised."""
+    out = []
+    for entry in (env.get(name) or "").split(","):
+        if not entry.strip():
+            continue
+        try:
+            out.append(str(ipaddress.ip_network(entry.strip(), strict=False)))
+        except ValueError:
+            raise ConfigError(f"{name}: {entry.strip()!r} is not an IP address or CIDR range "
+                              "(e.g. 127.0.0.1,10.0.0.0/8)") from None
+    return tuple(out)
 
 
 def _bool(env: dict, name: str, default: bool) -> bool:
@@ -102,8 +117,12 @@ class Settings:
     web_chat: bool = True
     # Largest request body the API reads, in bytes; a larger one gets 413.
     max_body_bytes: int = 32768
-    # API requests per minute per client address (token bucket); more get 429.
+    # Questions per minute per person (Slack user, Teams user, web chat browser tab), or per client
+    # address where the person is unknown (token bucket); more get 429 / a "please wait" reply.
     rate_limit_per_minute: int = 30
+    # POLICYBOT_TRUSTED_PROXIES: reverse proxies (addresses or CIDR ranges) whose X-Forwarded-For
+    # names the client; from anyone else the header is ignored (it is trivially forged).
+    trusted_proxies: tuple[str, ...] = ()
     # Seconds a SIGTERM/SIGINT shutdown waits for answers in flight.
     shutdown_grace_seconds: float = 10.0
     # --- reload and authoring (issue 17) ---
@@ -284,6 +303,7 @@ def from_env(env: dict | None = None) -> Settings:
         web_chat=_bool(env, "POLICYBOT_WEB_CHAT", Settings.web_chat),
         max_body_bytes=_int(env, "POLICYBOT_MAX_BODY_BYTES", Settings.max_body_bytes, 256, 10**7),
         rate_limit_per_minute=_int(env, "POLICYBOT_RATE_LIMIT", Settings.rate_limit_per_minute, 1, 10**6),
+        trusted_proxies=_networks(env, "POLICYBOT_TRUSTED_PROXIES"),
         shutdown_grace_seconds=_float(env, "POLICYBOT_SHUTDOWN_GRACE", Settings.shutdown_grace_seconds, 0.0, 3600.0),
         # --- reload and authoring (issue 17) ---
         reload_poll_seconds=_float(env, "POLICYBOT_RELOAD_POLL_SECONDS", Settings.reload_poll_seconds, 0.0, 86400.0),
