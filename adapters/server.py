@@ -118,9 +118,13 @@ def _bot_lifecycle(app: web.Application, runtime: BotRuntime) -> CleanupHook:
     runtime.on_swap.append(warn_new_schools)
 
     async def load(app: web.Application) -> None:
-        await runtime.load()
-        if runtime.ready:
-            warn(runtime.bot.kb)
+        loading = asyncio.ensure_future(runtime.load())
+        try:
+            if await runtime.wait_loaded(timeout=None):  # the first stage (BM25) is answering
+                warn(runtime.bot.kb)
+            await loading  # later stages (the semantic one) replace it as they are built
+        finally:
+            loading.cancel()
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         task = asyncio.create_task(load(app), name="load-bot")
