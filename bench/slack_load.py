@@ -181,7 +181,8 @@ async def run(n: int, probes: int, idle: int, cold: bool) -> int:
         async with aiohttp.ClientSession(connector=connector) as session:
             for _ in range(600):
                 async with session.get(f"{base}/readyz") as resp:
-                    if resp.status == 200:
+                    # BM25 answers first; measure the bot as it finally serves (fused, when on)
+                    if resp.status == 200 and (await resp.json()).get("semantic") != "loading":
                         break
                 await asyncio.sleep(0.05)
             else:
