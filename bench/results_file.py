@@ -40,8 +40,9 @@ def _memory_gb() -> str:
 def machine_line() -> str:
     """One line naming the machine and the moment: what every figure below it depends on."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    load = f"; load average {os.getloadavg()[0]:.1f} when written" if hasattr(os, "getloadavg") else ""
     return (f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC; {_cpu()} ({platform.machine()}), {cores} cores, "
-            f"{_memory_gb()}; {platform.system()} {platform.release()}; Python {platform.python_version()}")
+            f"{_memory_gb()}; {platform.system()} {platform.release()}; Python {platform.python_version()}{load}")
 
 
 def write_section(name: str, body: str, path: Path = RESULTS) -> Path:
