@@ -236,7 +236,7 @@ async def test_bm25_answers_at_once_while_the_semantic_stage_finishes(serve_app,
         first = await wait_ready(client, base)
         assert (first["retrieval"], first["semantic"]) == ("bm25", "loading")
         status, out, _ = await post_ask(client, base, {"school": "tsat", "question": TSAT_Q})
-        assert status == 200 and out["citations"][0]["id"] == "5.4"
+        assert status == 200 and "5.4" in [c["id"] for c in out["citations"]]
         from adapters.appkeys import RUNTIME
         assert app[RUNTIME].bot is bm25
     finally:

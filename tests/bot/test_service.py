@@ -16,7 +16,7 @@ def test_bm25_first_then_fused_sharing_what_both_need(model_cache):
     assert first.mode == BM25
     assert first.concerns.index is not None  # concerns are checked by meaning from the first stage on
     answer = first.answer("tsat", "can I follow a parent back on insta?")
-    assert answer.citations[0].clause_id == "5.4"
+    assert "5.4" in [c.clause_id for c in answer.citations]
     second = next(stages)
     assert second.mode == FUSED
     assert second.kb is first.kb and second.concerns is first.concerns
