@@ -168,9 +168,7 @@ class BotRuntime:
         """A staged start's later bots (the fused one), each swapped in when built; the same
         knowledge, so the version stays. A stage that fails leaves the one before answering."""
         loop = asyncio.get_running_loop()
-        self._loading_more = self._more is not None and getattr(self._bot, "mode", BM25) == BM25 \
-            and self.settings.semantic
-        while self._loading_more:
+        while self._loading_more and self._more is not None:
             try:
                 better = await loop.run_in_executor(self._builds, next, self._more, None)
             except Exception as exc:  # noqa: BLE001 - the earlier stage keeps answering
@@ -195,6 +193,8 @@ class BotRuntime:
                 stages, made = made, next(made)
                 if self._bot is None:
                     self._more = stages
+                    # before the first bot is visible, so /readyz never calls the stage unavailable
+                    self._loading_more = self.settings.semantic and getattr(made, "mode", BM25) == BM25
                 else:  # a reload is built whole before it is swapped in
                     for made in stages:
                         pass
