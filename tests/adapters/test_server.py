@@ -233,7 +233,7 @@ async def test_bm25_answers_at_once_while_the_semantic_stage_finishes(serve_app,
 
     base, app = await serve_app(settings, factory=staged)
     try:
-        first = await wait_ready(client, base)
+        first = await wait_ready(client, base, final=False)
         assert (first["retrieval"], first["semantic"]) == ("bm25", "loading")
         status, out, _ = await post_ask(client, base, {"school": "tsat", "question": TSAT_Q})
         assert status == 200 and "5.4" in [c["id"] for c in out["citations"]]
@@ -259,7 +259,7 @@ async def test_a_failing_semantic_stage_leaves_bm25_answering(serve_app, client,
         raise MemoryError("no room for the vectors")
 
     base, _ = await serve_app(settings, factory=staged)
-    await wait_ready(client, base)
+    await wait_ready(client, base, final=False)
     for _ in range(400):
         body = await _readyz(client, base)
         if body["semantic"] != "loading":
