@@ -12,6 +12,7 @@ from aiohttp import web
 from bot.config import Settings
 
 from .runtime import BotRuntime
+from .rate_limit import RateLimiter
 
 # A readiness check returns "" when fine, else a short reason; the escalation store adds one.
 ReadinessCheck = Callable[[], Awaitable[str]]
@@ -26,3 +27,5 @@ READINESS_NOTES = web.AppKey("readiness_notes", list)
 STARTUP_WARNINGS = web.AppKey("startup_warnings", list)
 # Whether "Ask <lead>" can create an escalation for a school slug; False until issue 5 wires it.
 CAN_ESCALATE = web.AppKey("can_escalate", Callable)
+# The one rate limiter every channel takes questions from (keys name the person, or the address).
+RATE_LIMITER = web.AppKey("rate_limiter", RateLimiter)

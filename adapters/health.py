@@ -27,7 +27,7 @@ async def readyz(request: web.Request) -> web.Response:
             return web.json_response({"ready": False, "reason": reason}, status=503)
     kb = runtime.bot.kb
     clauses = sum(len(s.clauses) for s in kb.schools.values())
-    body = {"ready": True, "schools": len(kb.schools), "clauses": clauses, **runtime.knowledge_info()}
+    body = {"ready": True, "schools": len(kb.schools), "clauses": clauses, **runtime.stages, **runtime.knowledge_info()}
     for note in request.app[READINESS_NOTES]:
         body.update(note())
     return web.json_response(body)

@@ -14,24 +14,27 @@ leaves the old bot serving and is kept as `last_reload`, with every problem as f
 from __future__ import annotations
 
 import asyncio
+import collections.abc
 import dataclasses
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Callable
+from typing import Callable, Iterator
 
 from bot.decide.answer import Answer, PolicyBot
 from bot.config import Settings
 from bot.knowledge import stamps as kb_stamps
 from bot.knowledge.load import KnowledgeError
 from bot.knowledge.school_file import explain
-from bot.service import BotBuilder
+from bot.service import BM25, BotBuilder
 
 log = logging.getLogger("policybot.server")
 
-BotFactory = Callable[[Settings], PolicyBot]
+# A bot, or the bots in the order they can serve (BotBuilder's first call: BM25 at once, then
+# fused once the clause vectors are ready); at start each replaces the last as soon as it is built.
+BotFactory = Callable[[Settings], PolicyBot | Iterator[PolicyBot]]
 
 # Answers are ~10 ms of CPU each; a handful of threads keeps the loop free without letting a
 # burst of requests queue unbounded work behind the GIL.
@@ -98,7 +101,23 @@ class BotRuntime:
         # Called with (old bot, new bot) after each reload that swapped (the server logs the
         # start-up warnings of schools that were not there before).
         self.on_swap: list[Callable[[PolicyBot, PolicyBot], None]] = []
-        self._settled = asyncio.Event()  # set once load() has finished, either way
+        self._settled = asyncio.Event()  # set once the first bot is in, or the start has failed
+        self._more: Iterator[PolicyBot] | None = None  # the later stages of a staged start
+        self._loading_more = False  # a better stage is being built behind the one answering
+
+    @property
+    def stages(self) -> dict[str, str]:
+        """For /readyz: which retrieval answers ("bm25" or "fused") and the semantic stage's
+        state: "ready", "loading" (BM25 answers meanwhile), "off" (POLICYBOT_SEMANTIC=off) or
+        "unavailable" (the model could not load or the stage failed; BM25 answers)."""
+        mode = getattr(self.bot, "mode", BM25)
+        if mode != BM25:
+            semantic = "ready"
+        elif not self.settings.semantic:
+            semantic = "off"
+        else:
+            semantic = "loading" if self._loading_more else "unavailable"
+        return {"retrieval": mode, "semantic": semantic}
 
     @property
     def bot(self) -> PolicyBot:
@@ -110,7 +129,7 @@ class BotRuntime:
     def ready(self) -> bool:
         return self._bot is not None
 
-    async def wait_loaded(self, timeout: float = 60.0) -> bool:
+    async def wait_loaded(self, timeout: float | None = 60.0) -> bool:
         """For channels answering stored questions at start: wait (without polling) until the
         bot has loaded or failed to; True when it is ready."""
         try:
@@ -132,15 +151,34 @@ class BotRuntime:
                 built = await self._build()
                 if not isinstance(built, ReloadOutcome):
                     clauses = sum(len(s.clauses) for s in built.kb.schools.values())
-                    log.info("ready: %d schools, %d clauses (%.1f s)", len(built.kb.schools), clauses,
-                             time.perf_counter() - started)
+                    log.info("ready: %d schools, %d clauses, answering with %s (%.1f s)", len(built.kb.schools),
+                             clauses, getattr(built, "mode", BM25), time.perf_counter() - started)
+                    self._settled.set()  # answering now; a reload waits for the later stages (the lock)
+                    await self._later_stages(started)
                 else:
                     self.failure = built.message
                     log.error("not ready: %s", self.failure)
                     for line in built.problems:
                         log.error("  %s", line)
         finally:
+            self._more, self._loading_more = None, False
             self._settled.set()
+
+    async def _later_stages(self, started: float) -> None:
+        """A staged start's later bots (the fused one), each swapped in when built; the same
+        knowledge, so the version stays. A stage that fails leaves the one before answering."""
+        loop = asyncio.get_running_loop()
+        while self._loading_more and self._more is not None:
+            try:
+                better = await loop.run_in_executor(self._builds, next, self._more, None)
+            except Exception as exc:  # noqa: BLE001 - the earlier stage keeps answering
+                log.exception("semantic stage failed (%s: %s); answering with BM25 only", type(exc).__name__, exc)
+                return
+            if better is None:
+                return
+            self._bot = better  # the swap, as a reload does it
+            log.info("ready: now answering with %s (%.1f s)", better.mode, time.perf_counter() - started)
+            self._loading_more = better.mode == BM25
 
     def _read_and_build(self):
         """On the build thread: the files' version, then the bot (or the exception). With no bot
@@ -150,7 +188,17 @@ class BotRuntime:
         if version is not None and version == self.version:
             return version, None
         try:
-            return version, self._factory(self.settings)
+            made = self._factory(self.settings)
+            if isinstance(made, collections.abc.Iterator):  # staged: the first bot now, the rest later
+                stages, made = made, next(made)
+                if self._bot is None:
+                    self._more = stages
+                    # before the first bot is visible, so /readyz never calls the stage unavailable
+                    self._loading_more = self.settings.semantic and getattr(made, "mode", BM25) == BM25
+                else:  # a reload is built whole before it is swapped in
+                    for made in stages:
+                        pass
+            return version, made
         except Exception as exc:  # noqa: BLE001 - handed back to the loop, reported there
             return version, exc
 

@@ -23,12 +23,14 @@ from aiohttp import web
 
 from bot.config import Settings
 from . import authoring_api, escalation_wiring, health, knowledge_api, knowledge_watch, web_api
-from .appkeys import CAN_ESCALATE, READINESS_CHECKS, READINESS_NOTES, RUNTIME, SETTINGS, STARTUP_WARNINGS
+from .appkeys import (CAN_ESCALATE, RATE_LIMITER, READINESS_CHECKS, READINESS_NOTES, RUNTIME, SETTINGS,
+                      STARTUP_WARNINGS)
 from .channel import Channel
 from .log_format import SafeFormatter
 from .request_log import log_requests
 from .runtime import BotFactory, BotRuntime
-from .web_security import RateLimiter, api_guard, security_headers, web_chat_decision
+from .rate_limit import RateLimiter
+from .web_security import api_guard, security_headers, web_chat_decision
 
 log = logging.getLogger("policybot.server")
 
@@ -77,6 +79,7 @@ def create_app(settings: Settings, *, factory: BotFactory | None = None,
     app = web.Application(middlewares=[log_requests, security_headers,
                                        api_guard(settings, limiter, web_chat.token_required)])
     app[SETTINGS] = settings
+    app[RATE_LIMITER] = limiter
     app[RUNTIME] = runtime = BotRuntime(settings, factory)
     app[READINESS_CHECKS] = []
     app[READINESS_NOTES] = []
@@ -115,9 +118,13 @@ def _bot_lifecycle(app: web.Application, runtime: BotRuntime) -> CleanupHook:
     runtime.on_swap.append(warn_new_schools)
 
     async def load(app: web.Application) -> None:
-        await runtime.load()
-        if runtime.ready:
-            warn(runtime.bot.kb)
+        loading = asyncio.ensure_future(runtime.load())
+        try:
+            if await runtime.wait_loaded(timeout=None):  # the first stage (BM25) is answering
+                warn(runtime.bot.kb)
+            await loading  # later stages (the semantic one) replace it as they are built
+        finally:
+            loading.cancel()
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         task = asyncio.create_task(load(app), name="load-bot")

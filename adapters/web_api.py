@@ -37,7 +37,7 @@ from . import web_requests
 from .request_log import REQUEST_ID, log_decision
 from .web_requests import WebRequest
 from .runtime import NotReady
-from .web_security import BodyTooLarge, json_error, read_json_capped
+from .web_security import BodyTooLarge, json_error, read_json_capped, request_address
 
 PAGE_DIR = Path(__file__).resolve().parent / "web"
 STATIC_FILES = {"/": "index.html", "/app.js": "app.js", "/style.css": "style.css"}
@@ -226,9 +226,11 @@ async def feedback(request: web.Request) -> web.Response:
 
 
 def _asker(request: web.Request, payload: dict) -> Asker:
-    """The web asker: the page's per-tab id (or the client address), so answers find their way back."""
+    """The web asker: the page's per-tab id (or the client address, through trusted proxies), so
+    answers find their way back."""
     client = payload.get("client")
-    client = client if isinstance(client, str) and 0 < len(client) <= 64 else (request.remote or "web")
+    client = (client if isinstance(client, str) and 0 < len(client) <= 64
+              else request_address(request, request.app[SETTINGS]))
     return Asker(platform="web", user_id=client, conversation=client, display_name="web chat user")
 
 

@@ -1,5 +1,5 @@
-"""What keeps the web chat safe to run: when it may be on, the bearer token, the per-client
-rate limit, the body cap and the browser security headers.
+"""What keeps the web chat safe to run: when it may be on, the bearer token, the rate limit
+(per person, shared with Slack and Teams), the body cap and the browser security headers.
 
 The web chat answers anyone who can reach it, so it is on by default only on loopback,
 where "anyone" is the person at the machine. Bound anywhere else it needs a token.
@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
-import math
-import time
+import re
 from dataclasses import dataclass
 from typing import Awaitable, Callable
 
@@ -18,6 +17,8 @@ from aiohttp import web
 from bot.config import Settings
 
 from . import json_reader
+from .client_address import FORWARDED_FOR, client_address
+from .rate_limit import RateLimiter, rate_limited_text, retry_after
 
 API_PREFIX = "/api/"
 # Bot Framework's endpoint sits under /api/ by convention but has its own authentication (the
@@ -70,52 +71,45 @@ def token_ok(request: web.Request, token: str) -> bool:
     return hmac.compare_digest(presented.strip().encode(), token.encode())
 
 
-class RateLimiter:
-    """A token bucket per client address: `per_minute` requests in a burst, refilled evenly.
+# The web chat's per-tab id (app.js sends it on every API call): a person's own bucket.
+CLIENT_HEADER = "X-Policybot-Client"
+_CLIENT_ID = re.compile(r"[A-Za-z0-9_-]{8,64}")
+# The client's address as the guard worked it out (trusted proxies honoured), for the handlers.
+CLIENT_ADDRESS = web.RequestKey("client_address", str)
 
-    Keyed by the connection's remote address; behind a reverse proxy every client shares the
-    proxy's address, so put the limit at the proxy there.
-    """
 
-    MAX_CLIENTS = 10_000  # beyond this, full (idle) buckets are forgotten to bound memory
+def request_address(request: web.Request, settings: Settings) -> str:
+    """The client's address, through the configured trusted proxies only (adapters/client_address.py)."""
+    known = request.get(CLIENT_ADDRESS)
+    if known is None:
+        known = client_address(request.remote, request.headers.getall(FORWARDED_FOR, []), settings.trusted_proxies)
+        request[CLIENT_ADDRESS] = known
+    return known
 
-    def __init__(self, per_minute: int, clock: Callable[[], float] = time.monotonic):
-        self.capacity = float(per_minute)
-        self.rate = per_minute / 60.0
-        self._clock = clock
-        self._buckets: dict[str, tuple[float, float]] = {}
 
-    def take(self, client: str) -> float:
-        """0 when the request may go ahead, else the seconds until it could."""
-        now = self._clock()
-        tokens, last = self._buckets.get(client, (self.capacity, now))
-        tokens = min(self.capacity, tokens + (now - last) * self.rate)
-        if tokens >= 1.0:
-            self._buckets[client] = (tokens - 1.0, now)
-            self._forget_idle(now)
-            return 0.0
-        self._buckets[client] = (tokens, now)
-        return (1.0 - tokens) / self.rate
-
-    def _forget_idle(self, now: float) -> None:
-        if len(self._buckets) <= self.MAX_CLIENTS:
-            return
-        full_after = self.capacity / self.rate
-        self._buckets = {k: v for k, v in self._buckets.items() if now - v[1] < full_after}
+def limit_key(request: web.Request, settings: Settings, authorised: bool) -> str:
+    """Whose bucket a web request comes out of: the browser tab's own once the request has shown
+    the token (or needs none, on loopback), else its address. A request that fails the token
+    check counts against its address, so rotating tab ids does not buy more token guesses."""
+    tab = request.headers.get(CLIENT_HEADER, "")
+    if authorised and _CLIENT_ID.fullmatch(tab):
+        return f"web:{tab}"
+    return f"addr:{request_address(request, settings)}"
 
 
 def api_guard(settings: Settings, limiter: RateLimiter, token_required: bool):
-    """Middleware for /api/*: rate limit first (so token guessing is limited too), then token."""
+    """Middleware for /api/*: the rate limit (per person, or per address for requests without
+    the token), then the token."""
 
     @web.middleware
     async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         if not request.path.startswith(API_PREFIX) or request.path in NOT_WEB_CHAT:
             return await handler(request)
-        wait = limiter.take(request.remote or "unknown")
+        authorised = not token_required or token_ok(request, settings.web_token)
+        wait = limiter.take(limit_key(request, settings, authorised))
         if wait:
-            return json_error(429, "Too many questions at once; please wait a moment and try again.",
-                              {"Retry-After": str(max(1, math.ceil(wait)))})
-        if token_required and not token_ok(request, settings.web_token):
+            return json_error(429, rate_limited_text(wait), {"Retry-After": str(retry_after(wait))})
+        if not authorised:
             return json_error(401, "This web chat needs its access token.",
                               {"WWW-Authenticate": 'Bearer realm="policybot"'})
         return await handler(request)

@@ -5,10 +5,12 @@ on a silently different configuration.
 """
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 from .retrieval.embedding import VARIANTS, default_cache_dir
 from .knowledge.load import bundled_knowledge_dir
@@ -50,6 +52,20 @@ def _choice(env: dict, name: str, default: str, choices: tuple[str, ...]) -> str
     if raw not in choices:
         raise ConfigError(f"{name}={raw!r} must be one of {', '.join(choices)}")
     return raw
+
+
+def _networks(env: dict, name: str) -> tuple[str, ...]:
+    """Comma-separated addresses or CIDR ranges (10.0.0.0/8, 2001:db8::/32), normalised."""
+    out = []
+    for entry in (env.get(name) or "").split(","):
+        if not entry.strip():
+            continue
+        try:
+            out.append(str(ipaddress.ip_network(entry.strip(), strict=False)))
+        except ValueError:
+            raise ConfigError(f"{name}: {entry.strip()!r} is not an IP address or CIDR range "
+                              "(e.g. 127.0.0.1,10.0.0.0/8)") from None
+    return tuple(out)
 
 
 def _bool(env: dict, name: str, default: bool) -> bool:
@@ -101,8 +117,12 @@ class Settings:
     web_chat: bool = True
     # Largest request body the API reads, in bytes; a larger one gets 413.
     max_body_bytes: int = 32768
-    # API requests per minute per client address (token bucket); more get 429.
+    # Questions per minute per person (Slack user, Teams user, web chat browser tab), or per client
+    # address where the person is unknown (token bucket); more get 429 / a "please wait" reply.
     rate_limit_per_minute: int = 30
+    # POLICYBOT_TRUSTED_PROXIES: reverse proxies (addresses or CIDR ranges) whose X-Forwarded-For
+    # names the client; from anyone else the header is ignored (it is trivially forged).
+    trusted_proxies: tuple[str, ...] = ()
     # Seconds a SIGTERM/SIGINT shutdown waits for answers in flight.
     shutdown_grace_seconds: float = 10.0
     # WEB_CONCURRENCY (the hosting platforms' name): answering processes `policybot serve` runs
@@ -147,9 +167,11 @@ class Settings:
     # public cloud's; set for a sovereign cloud, or by tests to a loopback server).
     teams_openid_metadata_url: str = ""
     # --- escalations (issue 5) ---
-    # DATABASE_URL: PostgreSQL for the escalation store (several bot processes); empty: SQLite at db_path.
+    # The PostgreSQL URL for the escalation store (several bot processes), from DATABASE_URL when
+    # it is postgresql://...; empty: SQLite at db_path. (See database_location for DATABASE_URL.)
     database_url: str = ""
-    # POLICYBOT_DB_PATH: the embedded SQLite escalation store (WAL), relative to the working directory.
+    # The embedded SQLite file (WAL), relative to the working directory: DATABASE_URL=sqlite:///PATH,
+    # or the deprecated POLICYBOT_DB_PATH. With PostgreSQL, where an old adapters' file is imported from once.
     db_path: Path = Path(".policybot/policybot.sqlite3")
     # POLICYBOT_DB_BUSY_SECONDS: how long an escalation-store statement waits for another process's
     # lock on the SQLite file before failing with "database is locked".
@@ -201,6 +223,54 @@ class Settings:
         return self.today or date.today()
 
 
+POSTGRES_SCHEMES = ("postgresql", "postgres")
+_URL_FORMS = "postgresql://USER:PASSWORD@HOST:PORT/DB, sqlite:///relative/path or sqlite:////absolute/path"
+
+
+def database_location(url: str) -> tuple[str, Path | None]:
+    """DATABASE_URL -> (PostgreSQL URL, None) or ("", SQLite path); ("", None) when empty.
+
+    One setting names the database, as the 12-factor convention and hosting platforms do:
+    sqlite:///relative/path (three slashes: relative to the working directory) or
+    sqlite:////absolute/path (four), else postgresql:// (or postgres://, as Heroku writes it).
+    Anything else is refused with the forms that work, rather than guessed at."""
+    url = url.strip()
+    if not url:
+        return "", None
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme in POSTGRES_SCHEMES:
+        return url, None
+    if scheme != "sqlite":
+        shown = f"scheme {scheme + '://'!r}" if scheme and "://" in url else "no scheme"
+        raise ConfigError(f"DATABASE_URL has {shown}; use {_URL_FORMS}")
+    if not url[len("sqlite:"):].startswith("//"):
+        raise ConfigError(f"DATABASE_URL={url!r} is not a SQLite URL: use sqlite:///relative/path "
+                          "or sqlite:////absolute/path")
+    if parts.netloc:
+        raise ConfigError(f"DATABASE_URL={url!r} names a host ({parts.netloc!r}); a SQLite URL has none: "
+                          "use sqlite:///relative/path or sqlite:////absolute/path")
+    if parts.query or parts.fragment or url.endswith(("?", "#")):
+        raise ConfigError(f"DATABASE_URL={url!r}: a SQLite URL takes no ?options or #fragment here")
+    path = unquote(parts.path)[1:]  # the slash after "sqlite://" separates; what follows is the path
+    if not path or path == ":memory:" or path.endswith("/"):
+        raise ConfigError(f"DATABASE_URL={url!r} names no database file (an in-memory database would lose "
+                          "every escalation): use sqlite:///relative/path or sqlite:////absolute/path")
+    return "", Path(path)
+
+
+def _database(env: dict) -> tuple[str, Path]:
+    """(PostgreSQL URL or "", SQLite path) from DATABASE_URL and the deprecated POLICYBOT_DB_PATH."""
+    postgres, sqlite_path = database_location(env.get("DATABASE_URL", ""))
+    legacy = env.get("POLICYBOT_DB_PATH") or ""
+    if sqlite_path is not None:
+        if legacy and Path(legacy) != sqlite_path:
+            raise ConfigError(f"DATABASE_URL names the SQLite file {str(sqlite_path)!r} but POLICYBOT_DB_PATH "
+                              f"names {legacy!r}; unset POLICYBOT_DB_PATH (deprecated: DATABASE_URL replaces it)")
+        return "", sqlite_path
+    return postgres, Path(legacy) if legacy else Settings.db_path
+
+
 def from_env(env: dict | None = None) -> Settings:
     """Settings from environment variables (see the README's table)."""
     env = dict(os.environ if env is None else env)
@@ -214,6 +284,7 @@ def from_env(env: dict | None = None) -> Settings:
             today = date.fromisoformat(env["POLICYBOT_TODAY"])
         except ValueError:
             raise ConfigError(f"POLICYBOT_TODAY={env['POLICYBOT_TODAY']!r} is not a YYYY-MM-DD date") from None
+    database_url, db_path = _database(env)
     return Settings(
         knowledge_dir=knowledge_dir,
         answer_threshold=_float(env, "POLICYBOT_ANSWER_THRESHOLD", None),
@@ -235,6 +306,7 @@ def from_env(env: dict | None = None) -> Settings:
         web_chat=_bool(env, "POLICYBOT_WEB_CHAT", Settings.web_chat),
         max_body_bytes=_int(env, "POLICYBOT_MAX_BODY_BYTES", Settings.max_body_bytes, 256, 10**7),
         rate_limit_per_minute=_int(env, "POLICYBOT_RATE_LIMIT", Settings.rate_limit_per_minute, 1, 10**6),
+        trusted_proxies=_networks(env, "POLICYBOT_TRUSTED_PROXIES"),
         shutdown_grace_seconds=_float(env, "POLICYBOT_SHUTDOWN_GRACE", Settings.shutdown_grace_seconds, 0.0, 3600.0),
         workers=_int(env, "WEB_CONCURRENCY", Settings.workers, 1, 64),
         # --- reload and authoring (issue 17) ---
@@ -257,8 +329,8 @@ def from_env(env: dict | None = None) -> Settings:
         teams_api_retries=_int(env, "TEAMS_API_RETRIES", Settings.teams_api_retries, 0, 10),
         teams_openid_metadata_url=env.get("TEAMS_OPENID_METADATA_URL", "").strip(),
         # --- escalations (issue 5) ---
-        database_url=env.get("DATABASE_URL", ""),
-        db_path=Path(env.get("POLICYBOT_DB_PATH") or Settings.db_path),
+        database_url=database_url,
+        db_path=db_path,
         db_busy_seconds=_float(env, "POLICYBOT_DB_BUSY_SECONDS", Settings.db_busy_seconds, 0.0, 3600.0),
         reminder_minutes=_float(env, "POLICYBOT_REMINDER_MINUTES", Settings.reminder_minutes, 0.001, 10**6),
         deputy_after_minutes=_float(env, "POLICYBOT_DEPUTY_AFTER_MINUTES", Settings.deputy_after_minutes, 0.001, 10**6),

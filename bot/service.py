@@ -3,6 +3,7 @@ the CLI, the server and the tests assemble the same thing."""
 from __future__ import annotations
 
 import logging
+from typing import Iterator
 
 from .decide.answer import PolicyBot
 from .decide.answerability import MODEL_FILE, AnswerabilityModel
@@ -16,14 +17,14 @@ BM25, SEMANTIC, FUSED = "bm25", "semantic", "fused"
 log = logging.getLogger(__name__)
 
 
-def load_semantic(kb: KnowledgeBase, settings: Settings):
+def load_semantic(kb: KnowledgeBase, settings: Settings, encoder=None):
     """The semantic scorer, or None with the reason logged once: a missing or broken model
-    costs answer quality, never the bot."""
+    costs answer quality, never the bot. `encoder`: one already loaded (else it is loaded here)."""
     from .retrieval.embedding import EmbeddingUnavailable, load_encoder
     from .retrieval.semantic import SemanticScorer
 
     try:
-        encoder = load_encoder(settings.cache_dir, settings.model_variant, settings.model_threads)
+        encoder = encoder or load_encoder(settings.cache_dir, settings.model_variant, settings.model_threads)
         return SemanticScorer(kb, encoder, settings.cache_dir)
     except EmbeddingUnavailable as exc:
         log.warning("semantic stage off: %s; answering with BM25 only", exc)
@@ -63,12 +64,13 @@ def load_concerns(kb: KnowledgeBase, settings: Settings, encoder=None) -> Concer
 
 
 def build_bot(settings: Settings, kb: KnowledgeBase | None = None, mode: str | None = None,
-              semantic=None, concerns: ConcernDetector | None = None) -> PolicyBot:
+              semantic=None, concerns: ConcernDetector | None = None,
+              lexical: BM25Retriever | None = None) -> PolicyBot:
     """The bot in `mode` (default: fused when settings.semantic and the model loads, else
-    bm25). `semantic` and `concerns` let callers that build several bots share one loaded
-    scorer and one concern detector."""
+    bm25). `semantic`, `concerns` and `lexical` let callers that build several bots share one
+    loaded scorer, one concern detector and one set of BM25 indexes."""
     kb = kb or load_knowledge(settings.knowledge_dir)
-    lexical = BM25Retriever(kb)
+    lexical = lexical or BM25Retriever(kb)
     mode = mode or (FUSED if settings.semantic else BM25)
     retriever = lexical
     if mode != BM25:
@@ -119,8 +121,48 @@ class BotBuilder:
     def __init__(self) -> None:
         self.last: PolicyBot | None = None
 
-    def __call__(self, settings: Settings) -> PolicyBot:
+    def __call__(self, settings: Settings) -> PolicyBot | Iterator[PolicyBot]:
+        """The first call: the bots in the order they can serve (build_stages), so the server
+        answers with BM25 while the clause vectors are encoded. A reload: one bot, built whole."""
         kb = load_knowledge(settings.knowledge_dir)
-        bot = build_bot(settings, kb) if self.last is None else build_like(settings, kb, self.last)
+        if self.last is None:
+            return self._stages(settings, kb)
+        bot = build_like(settings, kb, self.last)
         self.last = bot
         return bot
+
+    def _stages(self, settings: Settings, kb: KnowledgeBase) -> Iterator[PolicyBot]:
+        for bot in build_stages(settings, kb):
+            self.last = bot
+            yield bot
+
+
+def _encoder(settings: Settings):
+    """The sentence encoder, or None with the reason logged."""
+    from .retrieval.embedding import EmbeddingUnavailable, load_encoder
+
+    try:
+        return load_encoder(settings.cache_dir, settings.model_variant, settings.model_threads)
+    except EmbeddingUnavailable as exc:
+        log.warning("semantic stage off: %s; answering with BM25 only", exc)
+        return None
+
+
+def build_stages(settings: Settings, kb: KnowledgeBase | None = None) -> Iterator[PolicyBot]:
+    """The bot in the order it can serve, for a server that should answer as soon as it can.
+
+    First the BM25 bot: the knowledge base, the lexical indexes and the whole live-concern
+    detector (its semantic layer reads only the concern bank, the same at 5 schools or 500, so
+    concerns are never checked on the lexicon alone for want of time). Then, when the semantic
+    stage is on and its model loads, the fused bot over every school's clause vectors, which on a
+    cold cache at hundreds of schools takes minutes. Each bot answers with its own mode's model."""
+    kb = kb or load_knowledge(settings.knowledge_dir)
+    encoder = _encoder(settings) if settings.semantic else None
+    concerns = load_concerns(kb, settings, encoder)
+    first = build_bot(settings, kb, mode=BM25, concerns=concerns)
+    yield first
+    if encoder is None:
+        return
+    semantic = load_semantic(kb, settings, encoder)
+    if semantic is not None:
+        yield build_bot(settings, kb, mode=FUSED, semantic=semantic, concerns=concerns, lexical=first.retriever)

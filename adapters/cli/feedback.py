@@ -57,7 +57,7 @@ def _read(settings, query):
     missing = missing_sqlite(settings)
     if missing is not None:
         print(f"{PROG}: there is no escalation database at {missing} (nothing recorded yet, or "
-              "POLICYBOT_DB_PATH / DATABASE_URL point elsewhere)", file=sys.stderr)
+              "DATABASE_URL points elsewhere)", file=sys.stderr)
         return None, 2
 
     async def _go():

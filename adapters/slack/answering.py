@@ -25,6 +25,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
+from adapters.rate_limit import rate_limited_text
 from adapters.runtime import BotRuntime, NotReady
 from bot.decide.answer import URGENT, Answer, QuestionError, sent_unasked
 from bot.escalations.delivery import Delivery, not_recorded
@@ -72,6 +73,8 @@ class SlackAnswerer:
     delivery_wait: float = 3.0  # POLICYBOT_DELIVERY_WAIT_SECONDS
     # Which response_url a /policy answer may be posted to (Slack's own hooks host by default).
     response_url_ok: Callable[[str], bool] = field(default=lambda url: slack_response_url(url))
+    # The server's shared rate limit: key -> seconds to wait (0: go ahead); None: no limit.
+    limit: Callable[[str], float] | None = None
     _inflight: set[int] = field(default_factory=set)
     _bot_user: str | None = None
 
@@ -101,6 +104,19 @@ class SlackAnswerer:
             return None
         await self.wait_ready()
         return await self.runtime.answer(school, item.question)
+
+    async def handle_new(self, item: InboxItem) -> bool:
+        """A question just asked (not a replay): within the asker's rate limit it is answered;
+        over it the asker is told to wait and ask again, and it is neither answered nor passed on."""
+        wait = self.limit(f"slack:{item.team}:{item.user}") if self.limit is not None else 0.0
+        if not wait:
+            return await self.handle(item)
+        log.warning("slack question over the rate limit: inbox=%s team=%s user=%s", item.id, item.team, item.user)
+        text = rate_limited_text(wait)
+        ok = await self.reply(item, bk.escape(text), bk.notice_blocks(text))
+        if ok:
+            await self.inbox.mark_answered(item)
+        return ok
 
     async def handle(self, item: InboxItem) -> bool:
         """Answer and mark answered, while this process holds the question; False when another
@@ -146,14 +162,15 @@ class SlackAnswerer:
             delivery = await self.escalate(item, answer) if sent_unasked(answer) else None
             extra = ([bk.button("Post to channel", bk.POST_TO_CHANNEL, str(item.id))]
                      if item.kind == "command" and answer.decision != URGENT else None)
+            # Counted before the reply goes out, so its Helpful button (pressed as soon as it shows,
+            # at whichever process) finds the answer; a retried reply is counted once (answer_ref).
+            await self.record_answer(item, answer)
             ok = await self.reply(item, bk.escape(bk.fallback_text(answer, delivery)),
                                   bk.answer_blocks(answer, ref=str(item.id), extra_actions=extra, delivery=delivery))
             log.info("slack answer: inbox=%s kind=%s team=%s channel=%s school=%s decision=%s reason=%s "
                      "clauses=%s%s", item.id, item.kind, item.team, item.channel, answer.school, answer.decision,
                      answer.reason, ",".join(c.clause_id for c in answer.citations),
                      f" question={item.question!r}" if self.log_questions else "")
-        if ok and answer is not None:
-            await self.record_answer(item, answer)
         if ok:
             await self.inbox.mark_answered(item)
         return ok

@@ -113,7 +113,7 @@ def build_bolt_app(answerer: SlackAnswerer, client: AsyncWebClient, signing_secr
     async def answer_stored(context) -> None:
         item: InboxItem | None = context.get("inbox_item")
         if item is not None:
-            await answerer.handle(item)
+            await answerer.handle_new(item)
 
     app.event("app_mention")(answer_stored)
     app.event("message")(answer_stored)
@@ -150,7 +150,7 @@ def build_bolt_app(answerer: SlackAnswerer, client: AsyncWebClient, signing_secr
             log.warning("slack /policy acknowledged before it was stored (database busy); answering when stored")
         item, new = await record
         if new:
-            await answerer.handle(item)
+            await answerer.handle_new(item)
 
     async def stored_item(body: dict) -> InboxItem | None:
         try:

@@ -30,7 +30,7 @@ from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters import json_reader
-from adapters.appkeys import RUNTIME
+from adapters.appkeys import RATE_LIMITER, RUNTIME
 from adapters.channel import Channel
 from adapters.escalation_wiring import ESCALATION_CONSUMERS
 from adapters.request_log import REQUEST_ID
@@ -168,7 +168,8 @@ def slack_channel(settings: Settings, *, retry_interval: RetryIntervalCalculator
         inbox = Inbox(shared_inbox(stored_in, settings))
         answerer = SlackAnswerer(app[RUNTIME], inbox, client, schools, settings.log_questions,
                                  delivery_wait=settings.delivery_wait_seconds,
-                                 response_url_ok=lambda url: slack_response_url(url, (_origin(settings.slack_api_url),)))
+                                 response_url_ok=lambda url: slack_response_url(url, (_origin(settings.slack_api_url),)),
+                                 limit=app[RATE_LIMITER].take if RATE_LIMITER in app else None)
         bolt = build_bolt_app(answerer, client, settings.slack_signing_secret, ack_budget)
         verifier = SignatureVerifier(settings.slack_signing_secret)
         app[SLACK_ADAPTER], app[BOLT_APP] = answerer, bolt

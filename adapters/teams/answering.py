@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable
 
 from adapters.place_mapping import PlaceMap
+from adapters.rate_limit import rate_limited_text
 from adapters.runtime import BotRuntime, NotReady
 from bot.decide.answer import Answer, QuestionError, sent_unasked
 from bot.escalations.delivery import Delivery, not_recorded
@@ -48,6 +49,8 @@ class TeamsAnswerer:
     log_questions: bool = False
     escalations: Any = None  # the EscalationService once wired; None: "Ask <lead>" is not offered
     delivery_wait: float = 3.0  # POLICYBOT_DELIVERY_WAIT_SECONDS
+    # The server's shared rate limit: key -> seconds to wait (0: go ahead); None: no limit.
+    limit: Callable[[str], float] | None = None
     _inflight: set[int] = field(default_factory=set)
     _tasks: set[asyncio.Task] = field(default_factory=set)
 
@@ -70,8 +73,22 @@ class TeamsAnswerer:
         else:
             log.info("teams received: inbox=%s kind=%s tenant=%s conversation_type=%s", item.id, inc.kind,
                      inc.tenant or "-", inc.conversation_type)
-            self._spawn(self.handle(item))
+            wait = self._over_limit(inc)
+            self._spawn(self.handle(item) if not wait else self._limited(item, wait))
         return INVOKE_DONE if inc.invoke else None
+
+    def _over_limit(self, inc: Incoming) -> float:
+        """Seconds the asker must wait (0: go ahead): questions only, keyed by the person (their
+        Entra object id, else their Teams id, within their tenant). Replays are never limited."""
+        if inc.kind != QUESTION or self.limit is None:
+            return 0.0
+        return self.limit(f"teams:{inc.tenant}:{inc.aad_id or inc.user_id}")
+
+    async def _limited(self, item: StoredActivity, wait: float) -> None:
+        """Over the limit: told so (neither answered nor passed on), and done with."""
+        log.warning("teams question over the rate limit: inbox=%s tenant=%s", item.id, item.incoming.tenant or "-")
+        if await self.notice(item, rate_limited_text(wait)):
+            await self.store.mark_done(item)
 
     def _spawn(self, work) -> None:
         task = asyncio.create_task(work)
@@ -176,10 +193,10 @@ class TeamsAnswerer:
         delivery = await self.escalate(item, answer) if sent_unasked(answer) else None
         card = cards.answer_card(answer, ref=str(item.id), lead_name=answer.lead.display,
                                  can_ask=self.escalations is not None, delivery=delivery)
-        ok = await self.reply(item, Outgoing(text=cards.plain_text(answer, delivery), card=card))
-        if ok and self.escalations is not None:  # counted once in the shared feedback record
+        if self.escalations is not None:  # counted (once) before the card with its buttons goes out
             await self.escalations.record_answer(answer, self.answer_ref(item.id), "teams",
                                                  inc.aad_id or inc.user_id, inc.text)
+        ok = await self.reply(item, Outgoing(text=cards.plain_text(answer, delivery), card=card))
         log.info("teams answer: inbox=%s tenant=%s school=%s decision=%s reason=%s clauses=%s%s", item.id,
                  inc.tenant or "-", answer.school, answer.decision, answer.reason,
                  ",".join(c.clause_id for c in answer.citations),

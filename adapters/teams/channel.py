@@ -15,7 +15,7 @@ from typing import AsyncIterator
 
 from aiohttp import web
 
-from adapters.appkeys import RUNTIME
+from adapters.appkeys import RATE_LIMITER, RUNTIME
 from adapters.channel import Channel
 from adapters.escalation_wiring import ESCALATION_CONSUMERS
 from adapters.place_mapping import load as load_mapping
@@ -89,7 +89,8 @@ def teams_channel(settings: Settings, *, credentials_factory=None, retry_base_se
                                        retry_max_seconds=settings.retry_max_seconds))
         send = RetryingSender(framework.send, retries=settings.teams_api_retries, base_seconds=retry_base_seconds)
         answerer = TeamsAnswerer(app[RUNTIME], store, send, schools, settings.log_questions,
-                                 delivery_wait=settings.delivery_wait_seconds)
+                                 delivery_wait=settings.delivery_wait_seconds,
+                                 limit=app[RATE_LIMITER].take if RATE_LIMITER in app else None)
         app[TEAMS_ADAPTER] = answerer
         app.router.add_post(MESSAGES_PATH, _endpoint(framework, answerer))
         if ESCALATION_CONSUMERS in app:

@@ -62,8 +62,10 @@ function askForToken(rejected) {
 
 async function api(path, options = {}) {
   for (let attempt = 0; ; attempt++) {
+    // The tab's id on every call: the server's rate limit counts per person, not per address
+    // (behind a trust's proxy or NAT every member of staff shares one address).
     const response = await fetch(path, {
-      ...options, headers: { ...(options.headers || {}), ...tokenHeader() },
+      ...options, headers: { ...(options.headers || {}), ...tokenHeader(), "X-Policybot-Client": clientId() },
     });
     if (response.status !== 401) return response;
     const hadToken = Boolean(sessionStorage.getItem(TOKEN_KEY));

@@ -458,8 +458,10 @@ def _pdf_blocks(lines: list[_Line], heights: list[float]) -> Document:
         spacing = ln.size * 1.25
         if heading:
             level = 1 if ln.size >= body_size + 3 else 2 if ln.size > body_size else 3
-            if current is not None and current.kind == "heading" and gap is not None and gap <= spacing * 1.3 \
-                    and ln.size == prev.size:
+            # A heading wrapped onto the next line, or onto the next page (a heading line never
+            # starts in lower case: "... contributors and" / "moderators of content").
+            wrapped = (gap is not None and gap <= spacing * 1.3) or (new_page and text[:1].islower())
+            if current is not None and current.kind == "heading" and wrapped and ln.size == prev.size:
                 current.text += " " + text
             else:
                 current = TextBlock("heading", text, level, f"page {ln.page}")

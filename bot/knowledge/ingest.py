@@ -68,11 +68,26 @@ def _blocks(lines: list[str]) -> list[Block]:
     return blocks
 
 
+# Words a heading's id stem may not end on (see `_slug`).
+_SLUG_TAIL = frozenset("a an the of by for to in on at with from and or our your its their".split())
+_SLUG_WORDS = 4
+
+
 def _slug(text: str) -> str:
-    words = re.findall(r"[a-z0-9]+", text.lower())
+    """The id stem of an unnumbered section's clauses: the heading's first few words.
+
+    The same heading always gives the same stem, so a re-ingested document keeps its ids. An
+    apostrophe joins its word ("School's use of social media" is `schools-use-of-social`), and a
+    stem cut after a connective word loses it ("Who is covered by the policy" is `who-is-covered`),
+    so ids read as words and stay short."""
+    folded = re.sub(r"(?<=[a-z0-9])['\u2019](?=[a-z])", "", text.lower())
+    words = re.findall(r"[a-z0-9]+", folded)
     if len(words) > 1 and words[0] in ("the", "a", "an"):
         words = words[1:]
-    return "-".join(words[:4]) or "section"
+    words = words[:_SLUG_WORDS]
+    while len(words) > 1 and words[-1] in _SLUG_TAIL:
+        words.pop()
+    return "-".join(words) or "section"
 
 
 def _normalise_number(num: str) -> str:
@@ -126,10 +141,13 @@ def parse_blocks(blocks: list[Block]) -> list[DraftClause]:
             section_slug = _slug(rest)
             lead_in, lead_id, sub = "", "", 0
             continue
-        if block.bullet and lead_in and not m:
+        # "- 1) Care ..." typed under a lead-in is an item of its list, as the same list numbered
+        # by Word (the number not in the text) is: not clause 1 of the policy.
+        enumerated = bool(m) and block.bullet and re.fullmatch(r"\d+\)", m["num"].strip()) is not None
+        if block.bullet and lead_in and (not m or enumerated):
             sub += 1
             cid = unique(f"{lead_id}({chr(ord('a') + sub - 1) if sub <= 26 else sub})")
-            draft = DraftClause(cid, section, body, block.line, lead_in=lead_in)
+            draft = DraftClause(cid, section, rest if enumerated else body, block.line, lead_in=lead_in)
             if not lead_in.rstrip().endswith(":"):
                 draft.notes.append("lead-in guessed from the paragraph before: check")
             clauses.append(draft)

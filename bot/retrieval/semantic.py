@@ -62,19 +62,21 @@ class SemanticScorer:
         self.encoder = encoder
         started = time.perf_counter()
         cache = VectorCache(cache_dir, encoder.version)
-        self._schools: dict[str, _SchoolVectors] = {}
-        encoded = 0
+        # Every school's texts in one call: one batched encode of what the cache lacks (similar
+        # lengths batched together across schools) and one cache write per start, not one per school.
+        texts, spans = [], {}
         for slug, school in kb.schools.items():
-            texts, owner = [], []
+            start, owner = len(texts), []
             for i, clause in enumerate(school.clauses):
                 for text in clause_texts(clause):
                     texts.append(text)
                     owner.append(i)
-            vectors, fresh = cache.vectors(texts, encoder.encode)
-            encoded += fresh
-            owner_array = np.array(owner, dtype=np.int64)
-            first = np.searchsorted(owner_array, np.arange(len(school.clauses)))
-            self._schools[slug] = _SchoolVectors(vectors, owner_array, len(school.clauses), first)
+            spans[slug] = (start, len(texts), np.array(owner, dtype=np.int64), len(school.clauses))
+        vectors, encoded = cache.vectors(texts, encoder.encode)
+        self._schools: dict[str, _SchoolVectors] = {}
+        for slug, (a, b, owner, n) in spans.items():
+            first = np.searchsorted(owner, np.arange(n))
+            self._schools[slug] = _SchoolVectors(vectors[a:b], owner, n, first)
         self.encoded_at_start = encoded
         log.info("semantic stage ready: %s, %d clause texts encoded, %d from cache, %.2f s",
                  encoder.version, encoded, sum(len(s.owner) for s in self._schools.values()) - encoded,

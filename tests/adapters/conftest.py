@@ -30,12 +30,17 @@ async def running(app: web.Application) -> AsyncIterator[str]:
         await runner.cleanup()
 
 
-async def wait_ready(session: aiohttp.ClientSession, base: str, attempts: int = 400) -> dict:
-    """Polls /readyz until it answers 200 (bounded by attempts, not by a clock assertion)."""
+async def wait_ready(session: aiohttp.ClientSession, base: str, attempts: int = 400,
+                     final: bool = True) -> dict:
+    """Polls /readyz until it answers 200 (bounded by attempts, not by a clock assertion) and,
+    with `final`, until the semantic stage is no longer loading (the bot the server settles on;
+    BM25 answers before that, see adapters/runtime.py)."""
     for _ in range(attempts):
         async with session.get(f"{base}/readyz") as resp:
             if resp.status == 200:
-                return await resp.json()
+                body = await resp.json()
+                if not final or body.get("semantic") != "loading":
+                    return body
         await asyncio.sleep(0.02)
     raise AssertionError("/readyz never answered 200")
 

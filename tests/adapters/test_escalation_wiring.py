@@ -6,6 +6,7 @@ import asyncio
 
 from adapters.escalation_wiring import ESCALATIONS
 from tests.adapters.conftest import wait_ready, with_
+from tests.conftest import TODAY
 
 OFF_TOPIC = "what time does the school canteen open on Fridays?"
 # The policy does not settle it: escalated as low confidence (an off-topic question is not sent unasked).
@@ -94,3 +95,20 @@ async def test_unreachable_store_is_reported_and_escalation_refused(serve_app, c
         assert r.status == 503 and "contact your online-safety lead directly" in (await r.json())["error"]
     async with client.get(f"{base}/api/schools") as r:
         assert not any(s["can_escalate"] for s in (await r.json())["schools"])
+
+
+async def test_serve_opens_the_sqlite_file_database_url_names(serve_app, client, tmp_path):
+    """`policybot serve`'s settings from DATABASE_URL=sqlite:////abs/path alone: the escalation
+    the web chat creates is in that file."""
+    from bot.config import from_env
+    from bot.escalations.sqlite_store import SqliteStore
+
+    path = tmp_path / "served" / "esc.sqlite3"
+    settings = with_(from_env({"DATABASE_URL": f"sqlite:///{path}"}), today=TODAY, worker_poll_seconds=0.02)
+    assert settings.database_url == "" and settings.db_path == path
+    base, _ = await serve_app(settings, escalations=True)
+    await wait_ready(client, base)
+    async with client.post(f"{base}/api/ask", json={"school": "tsat", "question": UNSURE, "client": "tab1"}) as r:
+        esc_id = (await r.json())["escalation"]["id"]
+    async with SqliteStore(path) as store:
+        assert (await store.get(esc_id)).school == "tsat"

@@ -207,6 +207,79 @@ async def test_readyz_is_503_while_loading_then_200(serve_app, client, settings,
     assert status == 200
 
 
+def _bm25_twin(bundled_bot):
+    from bot.service import BM25, build_bot
+
+    return build_bot(bundled_bot.settings, bundled_bot.kb, BM25, concerns=bundled_bot.concerns,
+                     lexical=bundled_bot.retriever.lexical)
+
+
+async def _readyz(client, base) -> dict:
+    async with client.get(f"{base}/readyz") as resp:
+        assert resp.status == 200
+        return await resp.json()
+
+
+async def test_bm25_answers_at_once_while_the_semantic_stage_finishes(serve_app, client, settings, bundled_bot):
+    """A staged factory (bot.service.build_stages' shape): /readyz is 200 and /api/ask answers
+    from the BM25 bot while the fused one is built, then the fused one takes over."""
+    gate = threading.Event()
+    bm25 = _bm25_twin(bundled_bot)
+
+    def staged(_settings):
+        yield bm25
+        assert gate.wait(10), "test never released the semantic stage"
+        yield bundled_bot
+
+    base, app = await serve_app(settings, factory=staged)
+    try:
+        first = await wait_ready(client, base, final=False)
+        assert (first["retrieval"], first["semantic"]) == ("bm25", "loading")
+        status, out, _ = await post_ask(client, base, {"school": "tsat", "question": TSAT_Q})
+        assert status == 200 and "5.4" in [c["id"] for c in out["citations"]]
+        from adapters.appkeys import RUNTIME
+        assert app[RUNTIME].bot is bm25
+    finally:
+        gate.set()
+    for _ in range(400):
+        body = await _readyz(client, base)
+        if body["semantic"] != "loading":
+            break
+        await asyncio.sleep(0.02)
+    assert (body["retrieval"], body["semantic"]) == ("fused", "ready")
+    assert app[RUNTIME].bot is bundled_bot
+
+
+async def test_a_failing_semantic_stage_leaves_bm25_answering(serve_app, client, settings, bundled_bot, caplog):
+    caplog.set_level(logging.INFO, logger="policybot")
+    bm25 = _bm25_twin(bundled_bot)
+
+    def staged(_settings):
+        yield bm25
+        raise MemoryError("no room for the vectors")
+
+    base, _ = await serve_app(settings, factory=staged)
+    await wait_ready(client, base, final=False)
+    for _ in range(400):
+        body = await _readyz(client, base)
+        if body["semantic"] != "loading":
+            break
+        await asyncio.sleep(0.02)
+    assert (body["retrieval"], body["semantic"]) == ("bm25", "unavailable")
+    assert any("semantic stage failed (MemoryError" in r.getMessage() for r in caplog.records)
+    status, _, _ = await post_ask(client, base, {"school": "tsat", "question": TSAT_Q})
+    assert status == 200
+
+
+@pytest.mark.parametrize("semantic,expected", [(True, ("fused", "ready")), (False, ("bm25", "off"))])
+async def test_readyz_names_the_stages_of_a_one_stage_factory(serve_app, client, settings, bundled_bot,
+                                                              semantic, expected):
+    bot = bundled_bot if semantic else _bm25_twin(bundled_bot)
+    base, _ = await serve_app(with_(settings, semantic=semantic), factory=lambda _s: bot)
+    body = await wait_ready(client, base)
+    assert (body["retrieval"], body["semantic"]) == expected
+
+
 async def test_readyz_is_503_with_the_reason_when_the_build_fails(serve_app, client, settings):
     def broken(_settings):
         raise KnowledgeError([Problem("schools/x.yaml", 3, "missing lead")])
@@ -263,7 +336,7 @@ class GatedBot:
     """The bundled bot, but each answer waits for the test's go-ahead, so one is in flight."""
 
     def __init__(self, bot):
-        self.bot, self.kb = bot, bot.kb
+        self.bot, self.kb, self.mode = bot, bot.kb, bot.mode
         self.entered, self.go = threading.Event(), threading.Event()
 
     def answer(self, school, question):

@@ -161,6 +161,35 @@ async def test_off_loopback_the_page_asks_for_the_token_once(page, serve_app, se
     assert await page.evaluate("sessionStorage.getItem('policybot.token')") == "s3cret-token"
 
 
+async def test_the_page_is_rate_limited_as_its_own_person(page, serve_app, settings, client):
+    """The page names its tab on every API call, so its limit is its own: past it the page says
+    the question was not answered, while another caller from the same address is still answered."""
+    from playwright.async_api import expect
+
+    limit = 5
+    base, _ = await serve_app(with_(settings, rate_limit_per_minute=limit))
+    sent: list[str | None] = []
+    page.on("request", lambda r: sent.append(r.headers.get("x-policybot-client")) if "/api/" in r.url else None)
+    await page.goto(f"{base}/")
+    await expect(page.locator("#school option[value=tsat]")).to_have_count(1)
+    await page.select_option("#school", "tsat")
+    await expect(page.locator("#ask-button")).to_be_enabled()
+    await page.wait_for_load_state("networkidle")
+    left = limit - len(sent)  # what loading the page spent (schools, the conversation) counts too
+    assert left >= 1
+    for _ in range(left + 1):
+        await page.fill("#question", "can I follow a parent back on insta?")
+        await page.click("#ask-button")
+        await expect(page.locator("#ask-button")).to_be_enabled()
+    await expect(page.locator("article.msg.bot .clause-id").first).to_be_visible()  # answered within the limit
+    await expect(page.locator("p.msg.bot.error")).to_have_count(1)
+    await expect(page.locator("p.msg.bot.error")).to_contain_text("not answered or passed on")
+    tab = await page.evaluate("sessionStorage.getItem('policybot.client')")
+    assert len(sent) == limit + 1 and set(sent) == {tab}
+    async with client.post(f"{base}/api/ask", json={"school": "tsat", "question": "may I post photos?"}) as resp:
+        assert resp.status == 200  # same address, without the tab's id: a bucket of its own
+
+
 async def test_ask_the_lead_then_see_the_leads_answer(page, serve_app, settings, tmp_path, bundled_bot,
                                                        smtp_server):  # noqa: F811
     from playwright.async_api import expect

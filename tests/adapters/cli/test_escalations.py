@@ -177,3 +177,27 @@ def test_a_failed_save_is_exit_1_with_the_reason_after_the_answer_went(db, tsat_
     captured = capsys.readouterr()
     assert "answered by Ms A Lead" in captured.out
     assert "NOT saved as guidance" in captured.err and "knowledge/notes/tsat.yaml:" in captured.err
+
+@pytest.mark.parametrize("form", ["relative", "absolute"])
+def test_database_url_names_the_sqlite_file(tmp_path, monkeypatch, capsys, form):
+    """The same escalation, read back through `policybot escalations list` with DATABASE_URL as the
+    only database setting (relative to the working directory, or absolute)."""
+    for name in ("POLICYBOT_DB_PATH", "SMTP_HOST", "POLICYBOT_WORKER_TEST_PAUSE"):
+        monkeypatch.delenv(name, raising=False)
+    (tmp_path / "state").mkdir()
+    path = tmp_path / "state" / "esc.sqlite3"
+    esc = seed(path)
+    monkeypatch.chdir(tmp_path)
+    url = "sqlite:///state/esc.sqlite3" if form == "relative" else f"sqlite:///{path}"
+    assert url.startswith("sqlite:////") == (form == "absolute")
+    monkeypatch.setenv("DATABASE_URL", url)
+    assert cli.main(["escalations", "list"]) == 0
+    assert esc.id in capsys.readouterr().out
+
+
+def test_an_unusable_database_url_stops_the_command_with_one_line(monkeypatch, capsys):
+    monkeypatch.setenv("DATABASE_URL", "mysql://bot:secret@db/policybot")
+    assert cli.main(["escalations", "list"]) == 2
+    err = capsys.readouterr().err
+    assert "configuration error: DATABASE_URL has scheme 'mysql://'" in err and "sqlite:///" in err
+    assert "Traceback" not in err and "secret" not in err

@@ -2,6 +2,7 @@
 school mapping, signature checks (and what they log), url_verification, escaping."""
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -90,6 +91,12 @@ async def test_answers_log_ids_not_question_text(slack_app, client, fake_slack, 
     body = event_body("EvLog", mention(SECRET_Q))
     await post(client, base, body, signed(body))
     await fake_slack.wait_for("chat.postMessage")
+    # The decision line is written once the reply call returns, which can be just after the fake
+    # server has seen it: wait for the line (bounded), then check what it says.
+    for _ in range(500):
+        if "slack answer: inbox=" in caplog.text:
+            break
+        await asyncio.sleep(0.01)
     assert "Jenny" not in caplog.text and "slack answer: inbox=" in caplog.text
 
 

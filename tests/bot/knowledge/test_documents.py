@@ -44,9 +44,10 @@ def _score(fmt: str, documents) -> dict:
             text = norm(clause["text"])
             exact += by_id.get(clause["id"]) == text
             text_only += text in by_text
-            # An id from the document's own numbering must come out the same; an unnumbered
-            # paragraph's id is a name the reviewer chose, so there the draft must also have
-            # seen it as unnumbered (and carry the same text).
+            # An id from the document's own numbering must come out the same; for an unnumbered
+            # paragraph the draft must also have seen it as unnumbered (and carry the same text).
+            # `exact` also asks for the same name: the bundled policies name unnumbered clauses
+            # as ingest does (heading stem + ordinal), so a re-uploaded document keeps its ids.
             if NUMBERED.fullmatch(clause["id"]):
                 numbered += by_id.get(clause["id"]) == text
             else:
@@ -59,7 +60,7 @@ def test_docx_clauses_match_the_reviewed_yaml(documents):
     print(f"docx: {score}")
     assert score["total"] == 330
     assert score["numbering"] >= 0.95 and score["text"] >= 0.98
-    assert score["exact"] >= 0.85  # the rest are reviewer-chosen names for unnumbered paragraphs
+    assert score["exact"] >= 0.95
 
 
 def test_pdf_clauses_match_the_reviewed_yaml(documents):
@@ -68,7 +69,7 @@ def test_pdf_clauses_match_the_reviewed_yaml(documents):
     score = _score("pdf", documents)
     print(f"pdf: {score}")
     assert score["numbering"] >= 0.95 and score["text"] >= 0.98
-    assert score["exact"] >= 0.85
+    assert score["exact"] >= 0.95
 
 
 @pytest.mark.parametrize("fmt", ["docx", "pdf", "txt"])
@@ -130,3 +131,33 @@ def test_one_paragraph_per_line_text_and_html(tmp_path):
     draft = read_draft(html)
     assert [c.id for c in draft.clauses] == ["1.1", "1.2", "1.2(a)", "1.2(b)"]
     assert draft.clauses[2].lead_in == "Staff should:"
+
+
+def test_unnumbered_ids_are_the_heading_stem_and_an_ordinal(tmp_path):
+    """The id of an unnumbered paragraph reads as words: an apostrophe joins its word, a stem
+    cut after a connective loses it, and "1) Care" typed under a lead-in is an item of its list
+    (as a Word-numbered list is), not clause 1 of the policy."""
+    lines = ["Social Media Policy", "", "# Who is covered by the policy", "", "This policy covers all staff.", "",
+             "# School\u2019s use of social media", "", "The school runs a Facebook page.", "",
+             "The page is rooted in the core values of our whole school community", "", "- 1) *Care* Safety comes first", "",
+             "- 2) *Respect* Posts are kind", "", "# Monitoring the use of social media", "",
+             "Use may be monitored.", "", "1 SCOPE", "", "1.1 All staff."]
+    txt = tmp_path / "p.md"
+    txt.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    clauses = read_draft(txt).clauses
+    assert [c.id for c in clauses] == ["who-is-covered-1", "schools-use-of-social-1", "schools-use-of-social-2",
+                                       "schools-use-of-social-2(a)", "schools-use-of-social-2(b)",
+                                       "monitoring-the-use-1", "1.1"]
+    care = clauses[3]
+    assert care.text == "*Care* Safety comes first" and care.lead_in.startswith("The page is rooted in the core values")
+
+
+def test_pdf_heading_wrapped_over_a_page_break_is_one_heading(documents):
+    """tsat's "Data Protection considerations for ... moderators of content" wraps onto the next
+    page in the PDF; its clauses keep the whole heading, and so their ids."""
+    if not pdf_available():
+        pytest.skip("cannot make the test PDFs here")
+    draft = read_draft(documents[("tsat", "pdf")])
+    clause = next(c for c in draft.clauses if c.text.startswith("Data Protection is about protecting"))
+    assert clause.section == "Data Protection considerations for social media contributors and moderators of content"
+    assert clause.id == "data-protection-considerations-1"

@@ -141,3 +141,61 @@ def test_numbers_are_phrases_but_booleans_must_be_quoted(tiny_kb):
     found = problems(tiny_kb)
     assert "knowledge/synonyms.yaml:3: synonym group: 'policy' has a word YAML reads as true/false" in found[0]
     assert "put it in quotes" in found[0]
+
+
+# --- the YAML parser: libyaml's C parser, with the same file:line reports ---
+
+MALFORMED = [
+    "a: 1\nb: [unclosed\nc: 2\n",
+    "a: 1\n  b: 2\n",
+    "groups: [\n",
+    "a: 1\nb: \"open\n",
+    "a: 1\na: 2\n",
+    "a: 1\nb: *nowhere\n",
+    "a: é€ ok\nb: 1\nc: bell \x07 here\n",
+    "x: !!python/object:os.system ls\n",
+]
+
+
+def test_knowledge_yaml_is_parsed_by_libyaml_when_pyyaml_has_it():
+    import yaml
+
+    from bot.knowledge import yamlio
+
+    if not yaml.__with_libyaml__:
+        pytest.skip("PyYAML built without libyaml")
+    assert issubclass(yamlio._LineLoader, yaml.CSafeLoader)
+
+
+@pytest.mark.parametrize("text", MALFORMED)
+def test_the_c_parser_reports_the_same_line_as_the_python_one(text, tmp_path, monkeypatch):
+    import yaml
+
+    from bot.knowledge import yamlio
+
+    path = tmp_path / "bad.yaml"
+    path.write_text(text, encoding="utf-8")
+    lines = []
+    for base in (yaml.SafeLoader, getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+        monkeypatch.setattr(yamlio, "_LineLoader", yamlio.line_loader(base))
+        with pytest.raises(yamlio.YamlError) as caught:
+            yamlio.load_yaml(path)
+        assert str(caught.value).startswith(f"{path}:{caught.value.line}: malformed YAML: ")
+        assert "\n" not in str(caught.value)  # one line, not the parser's multi-line report
+        lines.append(caught.value.line)
+    assert lines[0] == lines[1]
+
+
+def test_a_control_character_names_its_line(tiny_kb):
+    path = tiny_kb / "policies/alpha/social-media.yaml"
+    lines = path.read_text().splitlines()
+    lines[7] += " \x07"
+    path.write_text("\n".join(lines) + "\n")
+    assert problems(tiny_kb) == ["knowledge/policies/alpha/social-media.yaml:8: malformed YAML: "
+                                 "unacceptable character #x0007 (control characters are not allowed)"]
+
+
+def test_line_numbers_survive_the_c_parser(tiny_kb):
+    kb = load_knowledge(tiny_kb)
+    clause = kb.school("alpha").clauses[1]
+    assert clause.id == "1.2" and clause.line == 10

@@ -48,3 +48,30 @@ def test_coverage_falls_for_words_the_policy_never_uses(retriever):
 def test_question_of_only_filler_has_no_hits(retriever):
     result = retriever.search("alpha", "is it ok?")
     assert result.hits == () and result.query.empty
+
+
+def test_schools_with_the_same_synonym_groups_share_one_compiled_copy(tiny_kb):
+    from tests.conftest import SCHOOL_A, POLICY_A, write
+
+    for slug in ("gamma", "delta"):  # two more schools with no synonyms of their own
+        write(tiny_kb, f"schools/{slug}.yaml", SCHOOL_A.replace("alpha", slug))
+        write(tiny_kb, f"policies/{slug}/social-media.yaml", POLICY_A.replace("alpha", slug))
+    write(tiny_kb, "schools/beta.yaml", """
+        slug: beta
+        name: Beta Academy
+        lead: {role: Principal}
+        deputy: {role: Chair of Governors}
+        policies: [online-policy]
+        synonyms:
+          - staff: [brekkie club]
+            policy: [breakfast club]
+    """)
+    retriever = BM25Retriever(load_knowledge(tiny_kb))
+    shared = retriever.index("alpha").synonyms
+    assert retriever.index("gamma").synonyms is shared and retriever.index("delta").synonyms is shared
+    assert retriever.index("beta").synonyms is not shared  # its own group is added to the shared ones
+    assert len(retriever.index("beta").synonyms.rules) == len(shared.rules) + 1
+    # sharing changes nothing about what a school's search finds
+    for slug in ("alpha", "gamma", "delta"):
+        result = retriever.search(slug, "old student wants to be mates")
+        assert result.hits[0].clause.id == "1.2" and result.hits[0].clause.school == slug

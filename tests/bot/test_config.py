@@ -1,0 +1,60 @@
+"""DATABASE_URL names the database whichever backend it is: sqlite:///relative, sqlite:////absolute
+or postgresql://; the deprecated POLICYBOT_DB_PATH keeps working; anything else is refused clearly."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.config import ConfigError, Settings, database_location, from_env
+
+
+@pytest.mark.parametrize("url,postgres,path", [
+    ("sqlite:///data/policybot.sqlite3", "", Path("data/policybot.sqlite3")),       # relative: three slashes
+    ("sqlite:////var/lib/policybot/db.sqlite3", "", Path("/var/lib/policybot/db.sqlite3")),  # absolute: four
+    ("SQLite:///my%20school.sqlite3", "", Path("my school.sqlite3")),              # scheme case, %-escapes
+    ("postgresql://bot:secret@db:5432/policybot", "postgresql://bot:secret@db:5432/policybot", None),
+    ("postgres://bot@db/policybot", "postgres://bot@db/policybot", None),          # as Heroku writes it
+    ("", "", None),
+])
+def test_database_url_forms(url, postgres, path):
+    assert database_location(url) == (postgres, path)
+
+
+@pytest.mark.parametrize("url,says", [
+    ("mysql://bot:secret@db/policybot", "scheme 'mysql://'"),
+    ("postgresql+asyncpg://db/policybot", "scheme 'postgresql+asyncpg://'"),
+    ("/var/lib/policybot.sqlite3", "no scheme"),
+    ("sqlite:policybot.sqlite3", "is not a SQLite URL"),
+    ("sqlite://dbhost/policybot.sqlite3", "names a host ('dbhost')"),
+    ("sqlite://", "names no database file"),
+    ("sqlite:///", "names no database file"),
+    ("sqlite:///:memory:", "names no database file"),
+    ("sqlite:///data/", "names no database file"),
+    ("sqlite:///x.sqlite3?mode=ro", "takes no ?options"),
+])
+def test_other_database_urls_are_refused_with_the_forms_that_work(url, says):
+    with pytest.raises(ConfigError, match="DATABASE_URL") as caught:
+        from_env({"DATABASE_URL": url})
+    assert says in str(caught.value)
+    assert "sqlite:///" in str(caught.value)  # the message says what would work
+    assert "secret" not in str(caught.value)  # never echoes a password
+
+
+def test_from_env_splits_the_url_into_backend_and_file():
+    s = from_env({"DATABASE_URL": "sqlite:///state/esc.sqlite3"})
+    assert (s.database_url, s.db_path) == ("", Path("state/esc.sqlite3"))
+    s = from_env({"DATABASE_URL": "postgresql://bot@db/policybot"})
+    assert (s.database_url, s.db_path) == ("postgresql://bot@db/policybot", Settings.db_path)
+
+
+def test_the_deprecated_path_variable_still_works():
+    assert from_env({"POLICYBOT_DB_PATH": "/tmp/old.sqlite3"}).db_path == Path("/tmp/old.sqlite3")
+    # beside a PostgreSQL URL it still says where an old adapters' SQLite file is imported from
+    s = from_env({"DATABASE_URL": "postgresql://db/p", "POLICYBOT_DB_PATH": "/tmp/inbox.sqlite3"})
+    assert (s.database_url, s.db_path) == ("postgresql://db/p", Path("/tmp/inbox.sqlite3"))
+    # both naming the same file is fine; two different files is a mistake worth stopping for
+    assert from_env({"DATABASE_URL": "sqlite:////tmp/a.sqlite3", "POLICYBOT_DB_PATH": "/tmp/a.sqlite3"}
+                    ).db_path == Path("/tmp/a.sqlite3")
+    with pytest.raises(ConfigError, match="unset POLICYBOT_DB_PATH"):
+        from_env({"DATABASE_URL": "sqlite:////tmp/a.sqlite3", "POLICYBOT_DB_PATH": "/tmp/b.sqlite3"})
