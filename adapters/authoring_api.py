@@ -43,7 +43,7 @@ from bot.service import build_like
 
 from .appkeys import RUNTIME, SETTINGS
 from .runtime import NotReady, ReloadOutcome
-from .web_api import PAGE_DIR, display_fields
+from .web_api import display_fields, static_file
 from .web_security import BodyTooLarge, json_error, read_capped, read_json_capped
 
 log = logging.getLogger("policybot.server")
@@ -291,13 +291,6 @@ async def discard(request: web.Request) -> web.Response:
     return web.json_response({"discarded": ident})
 
 
-def _static(name: str):
-    async def serve(request: web.Request) -> web.FileResponse:
-        return web.FileResponse(PAGE_DIR / name, headers={"Cache-Control": "no-cache"})
-
-    return serve
-
-
 def mount(app: web.Application) -> None:
     app[DRAFTS] = drafts = Drafts()
 
@@ -306,8 +299,8 @@ def mount(app: web.Application) -> None:
         drafts.pool.shutdown(wait=False, cancel_futures=True)
 
     app.cleanup_ctx.append(close)
-    app.router.add_get("/author", _static("author.html"))
-    app.router.add_get("/author.js", _static("author.js"))
+    app.router.add_get("/author", static_file("author.html"))
+    app.router.add_get("/author.js", static_file("author.js"))
     app.router.add_post("/api/authoring/drafts", upload)
     app.router.add_get("/api/authoring/drafts/{id}", show)
     app.router.add_post("/api/authoring/drafts/{id}/edit", edit)

@@ -40,7 +40,7 @@ from .runtime import NotReady
 from .web_security import BodyTooLarge, json_error, read_json_capped, request_address
 
 PAGE_DIR = Path(__file__).resolve().parent / "web"
-STATIC_FILES = {"/": "index.html", "/app.js": "app.js", "/style.css": "style.css"}
+STATIC_FILES = {"/": "index.html", "/app.js": "app.js", "/common.js": "common.js", "/style.css": "style.css"}
 
 
 def _not_ready(exc: NotReady) -> web.Response:
@@ -312,7 +312,8 @@ async def history(request: web.Request) -> web.Response:
         for t, esc in turns]})
 
 
-def _static(name: str):
+def static_file(name: str):
+    """A handler serving one of the page's files (adapters/web/), never cached stale."""
     path = PAGE_DIR / name
 
     async def serve(request: web.Request) -> web.FileResponse:
@@ -323,7 +324,7 @@ def _static(name: str):
 
 def mount(app: web.Application) -> None:
     for route, name in STATIC_FILES.items():
-        app.router.add_get(route, _static(name))
+        app.router.add_get(route, static_file(name))
     app.router.add_get("/api/schools", schools)
     app.router.add_post("/api/ask", ask)
     app.router.add_post("/api/escalate", escalate)

@@ -3,29 +3,13 @@
 // in any of it renders as text (no HTML-parsing DOM APIs anywhere in this file).
 "use strict";
 
-const TOKEN_KEY = "policybot.token";
 const SCHOOL_KEY = "policybot.school";
 const STANCE_WORDS = {
   "must not": "not allowed", "should not": "should not", "advised against": "advised against",
   "must": "required", "should": "recommended", "may": "allowed", "information": "for information",
 };
 
-const $ = (id) => document.getElementById(id);
 let schools = {};
-
-// Builds an element; children are nodes or strings (strings become text nodes).
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(attrs)) {
-    if (key === "class") node.className = value;
-    else node.setAttribute(key, value);
-  }
-  for (const child of children) {
-    if (child === null || child === undefined || child === "") continue;
-    node.append(typeof child === "string" ? document.createTextNode(child) : child);
-  }
-  return node;
-}
 
 function leadDisplay(contact) {
   return contact.name ? `${contact.name} (${contact.role})` : `the ${contact.role}`;
@@ -34,30 +18,6 @@ function leadDisplay(contact) {
 function longDate(iso) {
   const d = new Date(`${iso}T00:00:00`);
   return isNaN(d) ? iso : d.toLocaleDateString("en-GB", { day: "numeric", month: "long", year: "numeric" });
-}
-
-// --- token: asked for once per tab, only if the API says 401 ---
-function tokenHeader() {
-  const token = sessionStorage.getItem(TOKEN_KEY);
-  return token ? { Authorization: `Bearer ${token}` } : {};
-}
-
-function askForToken(rejected) {
-  return new Promise((resolve) => {
-    const form = $("token-form");
-    form.hidden = false;
-    $("status").textContent = rejected ? "That token was not accepted; please check it." : "";
-    $("token").focus();
-    form.onsubmit = (event) => {
-      event.preventDefault();
-      const value = $("token").value.trim();
-      if (!value) return;
-      sessionStorage.setItem(TOKEN_KEY, value);
-      $("token").value = "";
-      form.hidden = true;
-      resolve();
-    };
-  });
 }
 
 async function api(path, options = {}) {
@@ -70,7 +30,7 @@ async function api(path, options = {}) {
     if (response.status !== 401) return response;
     const hadToken = Boolean(sessionStorage.getItem(TOKEN_KEY));
     sessionStorage.removeItem(TOKEN_KEY);
-    await askForToken(hadToken);
+    await askForToken(hadToken, "status");
   }
 }
 

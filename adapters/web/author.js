@@ -3,48 +3,9 @@
 // page as text (textContent / text nodes), never parsed as HTML.
 "use strict";
 
-const TOKEN_KEY = "policybot.token";
 const NEW_SCHOOL = "__new__";
-const $ = (id) => document.getElementById(id);
 let schools = {};
 let draft = null;   // the draft as the server last sent it
-
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(attrs)) {
-    if (key === "class") node.className = value;
-    else node.setAttribute(key, value);
-  }
-  for (const child of children) {
-    if (child === null || child === undefined || child === "") continue;
-    node.append(typeof child === "string" ? document.createTextNode(child) : child);
-  }
-  return node;
-}
-
-// --- token: asked for once per tab (shared with the chat page), only if the API says 401 ---
-function tokenHeader() {
-  const token = sessionStorage.getItem(TOKEN_KEY);
-  return token ? { Authorization: `Bearer ${token}` } : {};
-}
-
-function askForToken(rejected) {
-  return new Promise((resolve) => {
-    const form = $("token-form");
-    form.hidden = false;
-    $("upload-status").textContent = rejected ? "That token was not accepted; please check it." : "";
-    $("token").focus();
-    form.onsubmit = (event) => {
-      event.preventDefault();
-      const value = $("token").value.trim();
-      if (!value) return;
-      sessionStorage.setItem(TOKEN_KEY, value);
-      $("token").value = "";
-      form.hidden = true;
-      resolve();
-    };
-  });
-}
 
 async function api(path, options = {}) {
   for (;;) {
@@ -52,7 +13,7 @@ async function api(path, options = {}) {
     if (response.status !== 401) return response;
     const hadToken = Boolean(sessionStorage.getItem(TOKEN_KEY));
     sessionStorage.removeItem(TOKEN_KEY);
-    await askForToken(hadToken);
+    await askForToken(hadToken, "upload-status");
   }
 }
 
