@@ -44,7 +44,7 @@ from bot.service import build_like
 from .appkeys import RUNTIME, SETTINGS
 from .runtime import NotReady, ReloadOutcome
 from .web_api import display_fields, static_file
-from .web_security import BodyTooLarge, json_error, read_capped, read_json_capped
+from .web_security import BodyTooLarge, json_error, read_capped, read_json_object
 
 log = logging.getLogger("policybot.server")
 
@@ -201,21 +201,15 @@ async def show(request: web.Request) -> web.Response:
     return _gone() if entry is None else await _view(request, ident, entry)
 
 
-async def _json_object(request: web.Request) -> dict | web.Response:
-    try:
-        payload = await read_json_capped(request, request.app[SETTINGS].max_body_bytes)
-    except BodyTooLarge:
-        return json_error(413, "That request is too large.")
-    except ValueError:
-        return json_error(400, "Please send a JSON object.")
-    return payload if isinstance(payload, dict) else json_error(400, "Please send a JSON object.")
+async def _json_object(request: web.Request, example: str) -> dict | web.Response:
+    return await read_json_object(request, request.app[SETTINGS].max_body_bytes, example)
 
 
 async def edit(request: web.Request) -> web.Response:
     ident, entry = _entry(request)
     if entry is None:
         return _gone()
-    payload = await _json_object(request)
+    payload = await _json_object(request, '{"about": {"<clause id>": ["..."]}, "metadata": {"<field>": "..."}}')
     if isinstance(payload, web.Response):
         return payload
     about, metadata = payload.get("about"), payload.get("metadata")
@@ -240,7 +234,7 @@ async def ask(request: web.Request) -> web.Response:
     ident, entry = _entry(request)
     if entry is None:
         return _gone()
-    payload = await _json_object(request)
+    payload = await _json_object(request, '{"question": "..."}')
     if isinstance(payload, web.Response):
         return payload
     question = payload.get("question")

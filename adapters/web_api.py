@@ -37,7 +37,7 @@ from . import web_requests
 from .request_log import REQUEST_ID, log_decision
 from .web_requests import WebRequest
 from .runtime import NotReady
-from .web_security import BodyTooLarge, json_error, read_json_capped, request_address
+from .web_security import json_error, read_json_object, request_address
 
 PAGE_DIR = Path(__file__).resolve().parent / "web"
 STATIC_FILES = {"/": "index.html", "/app.js": "app.js", "/common.js": "common.js", "/style.css": "style.css"}
@@ -100,15 +100,10 @@ async def _answer_request(request: web.Request, before=None):
     `before(payload, school, question)`, when given, runs first and may return the response to
     send instead (a retried request's reply)."""
     settings = request.app[SETTINGS]
-    try:
-        payload = await read_json_capped(request, settings.max_body_bytes)
-    except BodyTooLarge:
-        return json_error(413, f"That request is too large (over {settings.max_body_bytes:,} bytes); "
-                               "please ask a shorter question.")
-    except ValueError:
-        return json_error(400, 'Please send JSON like {"school": "slug", "question": "..."}.')
-    if not isinstance(payload, dict):
-        return json_error(400, 'Please send a JSON object like {"school": "slug", "question": "..."}.')
+    payload = await read_json_object(request, settings.max_body_bytes, '{"school": "slug", "question": "..."}',
+                                     "; please ask a shorter question")
+    if isinstance(payload, web.Response):
+        return payload
     school, question = payload.get("school"), payload.get("question")
     if not isinstance(school, str) or not school:
         return json_error(400, "Please choose a school.")
@@ -208,15 +203,9 @@ async def feedback(request: web.Request) -> web.Response:
     holder = request.app.get(ESCALATIONS)
     if holder is None or holder.service is None:
         return json_error(503, "Feedback is not recorded on this server.")
-    settings = request.app[SETTINGS]
-    try:
-        payload = await read_json_capped(request, settings.max_body_bytes)
-    except BodyTooLarge:
-        return json_error(413, f"That request is too large (over {settings.max_body_bytes:,} bytes).")
-    except ValueError:
-        payload = None
-    if not isinstance(payload, dict):
-        return json_error(400, 'Please send JSON like {"ref": "...", "helpful": true}.')
+    payload = await read_json_object(request, request.app[SETTINGS].max_body_bytes, '{"ref": "...", "helpful": true}')
+    if isinstance(payload, web.Response):
+        return payload
     ref, helpful = payload.get("ref"), payload.get("helpful")
     if not isinstance(ref, str) or not ref.startswith("web:") or len(ref) > 64 or not isinstance(helpful, bool):
         return json_error(400, 'Please send JSON like {"ref": "...", "helpful": true}.')
@@ -292,14 +281,11 @@ async def history(request: web.Request) -> web.Response:
     holder = request.app.get(ESCALATIONS)
     if holder is None or holder.service is None:
         return json_error(503, "Conversations are not kept on this server.")
-    settings = request.app[SETTINGS]
-    try:
-        payload = await read_json_capped(request, settings.max_body_bytes)
-    except BodyTooLarge:
-        return json_error(413, f"That request is too large (over {settings.max_body_bytes:,} bytes).")
-    except ValueError:
-        payload = None
-    if not isinstance(payload, dict) or not valid_conversation_id(payload.get("conversation")):
+    payload = await read_json_object(request, request.app[SETTINGS].max_body_bytes,
+                                     '{"conversation": "<the id this page keeps>"}')
+    if isinstance(payload, web.Response):
+        return payload
+    if not valid_conversation_id(payload.get("conversation")):
         return json_error(400, 'Please send JSON like {"conversation": "<the id this page keeps>"}.')
     try:
         turns = await holder.service.history(payload["conversation"])

@@ -145,6 +145,21 @@ async def read_json_capped(request: web.Request, cap: int) -> object:
     return json_reader.loads(await read_capped(request, cap))
 
 
+async def read_json_object(request: web.Request, cap: int, example: str,
+                           too_large: str = "") -> dict | web.Response:
+    """The request's JSON object, or the 4xx JSON response to send instead: 413 over `cap`
+    bytes, 400 for anything that is not a JSON object (`example` shows the expected shape)."""
+    try:
+        payload = await read_json_capped(request, cap)
+    except BodyTooLarge:
+        return json_error(413, f"That request is too large (over {cap:,} bytes){too_large}.")
+    except ValueError:
+        return json_error(400, f"Please send JSON: an object like {example}.")
+    if not isinstance(payload, dict):
+        return json_error(400, f"Please send a JSON object like {example}.")
+    return payload
+
+
 # The page loads its own script and stylesheet only; nothing inline, nothing remote.
 SECURITY_HEADERS = {
     "Content-Security-Policy": ("default-src 'none'; script-src 'self'; style-src 'self'; "
