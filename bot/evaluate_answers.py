@@ -84,7 +84,7 @@ def choose_threshold(decide_at) -> float:
 
 def fit_on(bot: PolicyBot, sets: dict[str, list[Outcome]]) -> AnswerabilityModel:
     """The model fitted on these sets (see the module docstring for the protocol)."""
-    mode = bot.model.mode if bot.model.mode in PAIR_FEATURES else bot.mode
+    mode = bot.mode
     pooled = [o for outcomes in sets.values() for o in outcomes]
     pair = fit_pairs(pooled, mode)
     crossed = _cross_fitted(sets, mode)

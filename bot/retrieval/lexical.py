@@ -66,10 +66,7 @@ class SearchResult:
     school: str
     query: Query
     hits: tuple[Hit, ...]
-    coverage: float          # share of the question's information (idf) the top clause matches
-    normalised_score: float  # top score / the most the question could score
-    phrase_match: float = 0.0  # how fully the question contains one of the top clauses' about phrasings
-    margin: float = 0.0  # how clearly the top clause beats the next, in units of a perfect lexical match
+    coverage: float  # share of the question's information (idf) the top clause matches
     candidates: tuple[Candidate, ...] = ()  # the clauses worth judging, best-ranked first
     mode: str = "bm25"  # which evidence the candidates carry: "bm25" or "fused"
 
@@ -254,7 +251,7 @@ class BM25Retriever:
 
         hits = tuple(hit(i) for i in order if semantic is not None or bm25[i] > 0)
         if not hits:
-            return SearchResult(school, query, (), 0.0, 0.0)
+            return SearchResult(school, query, (), 0.0)
         spans = sentence_spans(question)
         sentences = index.sentence_lexical(question, spans, query, bm25)
         words_in = len(question.split())
@@ -278,10 +275,5 @@ class BM25Retriever:
                                                   semantic.sentences))
             judged.append(Candidate(hit(i), evidence))
         top = order[0]
-        normalised = float(bm25[top]) / ceiling if ceiling > 0 else 0.0
-        runner_up = float(np.delete(bm25, top).max()) if len(bm25) > 1 else 0.0
-        s1 = float(bm25[top])
-        margin = (s1 - runner_up) / s1 * normalised if s1 > 0 else 0.0
-        return SearchResult(school, query, hits, float(coverage[top]) if bm25[top] > 0 else 0.0, normalised,
-                            max(index.phrase_match(i, query) for i in order[:3]), margin, tuple(judged),
+        return SearchResult(school, query, hits, float(coverage[top]) if bm25[top] > 0 else 0.0, tuple(judged),
                             "fused" if semantic is not None else "bm25")
