@@ -62,6 +62,7 @@ def _cmd_kb_diff(args: argparse.Namespace, settings: config.Settings) -> int:
 
     from bot.knowledge.diff import (CarryOverError, carry_over, diff_policies, read_policy_file, report_json,
                                     report_text)
+    from bot.knowledge.load import approved_phrasings
     from bot.knowledge.yamlio import YamlError
 
     try:
@@ -70,6 +71,7 @@ def _cmd_kb_diff(args: argparse.Namespace, settings: config.Settings) -> int:
         print(f"policybot kb diff: {exc}", file=sys.stderr)
         return 2
     d = diff_policies(old, new)
+    approved = approved_phrasings(settings.knowledge_dir, old.school) if old.school else []
     if args.carry_over:
         try:
             text = carry_over(d, Path(args.new).read_text(encoding="utf-8"), args.old)
@@ -81,9 +83,9 @@ def _cmd_kb_diff(args: argparse.Namespace, settings: config.Settings) -> int:
         out.write_text(text, encoding="utf-8")
     carried_to = args.carry_over or None
     if args.json:
-        print(json.dumps(report_json(d, carried_to), indent=2, ensure_ascii=False))
+        print(json.dumps(report_json(d, carried_to, approved), indent=2, ensure_ascii=False))
     else:
-        sys.stdout.write(report_text(d, carried_to))
+        sys.stdout.write(report_text(d, carried_to, approved))
     return 1 if d.has_changes else 0
 
 

@@ -39,8 +39,9 @@ KINDS = (UNCHANGED, RENUMBERED, REWORDED, REMOVED, ADDED)
 METADATA_KEYS = ("title", "adopted", "reviewed", "next_review")
 
 LEAD_ANSWERS_NOTE = ("Lead answers (knowledge/notes/) and lead-approved phrasings (knowledge/phrasings/) are "
-                     "kept apart from the policy and are not changed here; after the update, kb check names "
-                     "any approved phrasing whose clause id was removed or renumbered.")
+                     "kept apart from the policy and are not changed here; approved phrasings on clauses this "
+                     "update rewords or removes are listed for review, and after the update kb check names any "
+                     "whose clause id is gone.")
 
 
 def review_comment(old_name: str) -> str:
@@ -77,6 +78,7 @@ class PolicyVersion:
     path: str
     metadata: dict[str, str]
     clauses: tuple[ClauseVersion, ...]
+    school: str = ""  # the `school:` the file names ('' in a draft without one)
 
 
 @dataclass(frozen=True)
@@ -190,7 +192,7 @@ def policy_from_data(raw: Any, path: str) -> PolicyVersion:
             lead_in=str(item.get("lead_in") or ""), about=tuple(str(a).strip() for a in about if str(a).strip()),
             stance=str(item.get("stance") or "").strip(), line=item.line, index=index))
     metadata = {k: str(raw.get(k) or "").strip() for k in METADATA_KEYS}
-    return PolicyVersion(path=path, metadata=metadata, clauses=tuple(clauses))
+    return PolicyVersion(path=path, metadata=metadata, clauses=tuple(clauses), school=str(raw.get("school") or "").strip())
 
 
 # ---------------------------------------------------------------- comparing
@@ -327,7 +329,7 @@ def _section(c: ClauseChange) -> str:
     return f"section {(c.new or c.old).section!r}"
 
 
-def report_text(d: PolicyDiff, carried_to: str | None = None) -> str:
+def report_text(d: PolicyDiff, carried_to: str | None = None, approved: list[tuple[str, str]] = ()) -> str:
     """The readable report: counts, then each change with ids, section and the words."""
     n = d.counts
     out = [f"kb diff: {d.old_path} -> {d.new_path}", f"note: {LEAD_ANSWERS_NOTE}",
@@ -366,11 +368,24 @@ def report_text(d: PolicyDiff, carried_to: str | None = None) -> str:
         out.append(f"\ndropped {verb}: phrasings of removed clauses, not carried over")
         for c in d.dropped:
             out += _phrasings(c)
+    review = approved_to_review(d, list(approved))
+    if review:
+        out.append("\nlead-approved phrasings (knowledge/phrasings/) on clauses this update rewords or removes: "
+                   "check each still fits, or move it to the new clause")
+        out += [f"  {cid} ({kind}): {about}" for kind, cid, about in review]
     if carried_to:
         carried = [c for c in d.changes if c.kind in (UNCHANGED, RENUMBERED, REWORDED) and (c.old.about or c.old.stance)]
         out.append(f"\nwrote {carried_to}: phrasings carried over for {len(carried)} clause(s), "
                    f"{len(d.flagged)} flagged for review")
     return "\n".join(out) + "\n"
+
+
+def approved_to_review(d: PolicyDiff, approved: list[tuple[str, str]]) -> list[tuple[str, str, str]]:
+    """(kind, clause id, phrasing) for each lead-approved phrasing (knowledge/phrasings/, given as
+    (clause id, phrasing)) whose clause this update rewords or removes: the lead checks it still fits,
+    or moves it, before the update goes live."""
+    changed = {c.old.id: c.kind for c in d.changes if c.old is not None and c.kind in (REWORDED, REMOVED)}
+    return [(changed[cid], cid, about) for cid, about in approved if cid in changed]
 
 
 def _phrasings(c: ClauseChange) -> list[str]:
@@ -388,7 +403,7 @@ def _clause_json(c: ClauseVersion | None) -> dict | None:
             "about": list(c.about), "stance": c.stance or None, "line": c.line}
 
 
-def report_json(d: PolicyDiff, carried_to: str | None = None) -> dict:
+def report_json(d: PolicyDiff, carried_to: str | None = None, approved: list[tuple[str, str]] = ()) -> dict:
     """The same report for machines (`--json`)."""
     return {
         "old": d.old_path, "new": d.new_path, "changed": d.has_changes, "counts": d.counts,
@@ -405,6 +420,8 @@ def report_json(d: PolicyDiff, carried_to: str | None = None) -> dict:
         "flagged_for_review": [_ids(c) for c in d.flagged],
         "dropped": [{"id": c.old.id, "about": list(c.old.about), "stance": c.old.stance or None} for c in d.dropped],
         "carried_over_to": carried_to,
+        "approved_phrasings_to_review": [{"kind": kind, "clause": cid, "about": about}
+                                         for kind, cid, about in approved_to_review(d, list(approved))],
     }
 
 

@@ -453,6 +453,15 @@ def load_knowledge(root: Path) -> KnowledgeBase:
                          concerns=concerns)
 
 
+def approved_phrasings(root: Path, slug: str) -> list[tuple[str, str]]:
+    """(clause id, phrasing) for each phrasing the school's lead approved (knowledge/phrasings/),
+    for `kb diff`; [] when there are none or the file does not load (kb check reports it)."""
+    path = root / notes_mod.PHRASINGS_DIR / f"{slug}.yaml"
+    if not path.exists():
+        return []
+    return [(p.clause, p.about) for p in notes_mod.load_phrasings(_Collector(root), path, slug)]
+
+
 def _with_notes(c: _Collector, root: Path, school: School) -> School:
     """The school with its lead's notes as clauses and its approved phrasings merged into the
     `about` of the clause or note each names (knowledge/notes/, knowledge/phrasings/)."""

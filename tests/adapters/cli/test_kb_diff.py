@@ -136,3 +136,25 @@ def test_re_ingesting_a_bundled_policy_renumbers_nothing(fmt, tmp_path):
     assert total == 330
     # the rest keep their ids: emphasis or a lead-in the document does not carry, PDF line breaks
     assert unchanged / total >= 0.8
+
+
+def test_lead_approved_phrasings_on_reworded_or_removed_clauses_are_listed_for_review(tmp_path):
+    """A phrasing the lead approved (knowledge/phrasings/) sits on a clause id: when the update
+    rewords or removes that clause, the diff names it, so it is checked before the update goes live."""
+    new, _ = new_version(tmp_path)
+    knowledge = tmp_path / "knowledge"
+    (knowledge / "phrasings").mkdir(parents=True)
+    (knowledge / "phrasings" / "tsat.yaml").write_text(
+        "school: tsat\nphrasings:\n"
+        "  - clause: '1.1'\n    about: why the trust minds what i post\n"
+        "  - clause: '2.1'\n    about: who counts as the trust\n"
+        "  - clause: '5.4'\n    about: adding a pupil's mum\n", encoding="utf-8")
+    env = {"POLICYBOT_KNOWLEDGE_DIR": str(knowledge)}
+    text = run(["kb", "diff", str(LIVE), str(new)], env_extra=env).stdout
+    assert "lead-approved phrasings (knowledge/phrasings/) on clauses this update rewords or removes" in text
+    assert "1.1 (reworded): why the trust minds what i post" in text
+    assert "2.1 (removed): who counts as the trust" in text
+    assert "adding a pupil's mum" not in text  # 5.4 is unchanged
+    report = json.loads(run(["kb", "diff", str(LIVE), str(new), "--json"], env_extra=env).stdout)
+    assert {(r["kind"], r["clause"]) for r in report["approved_phrasings_to_review"]} == {
+        ("reworded", "1.1"), ("removed", "2.1")}
