@@ -199,6 +199,8 @@ def draft_yaml(path: Path, school: str, policy_id: str = "social-media-policy") 
 _FORM_TITLE = re.compile(r"\bform\b", re.I)
 _FORM_KIND = re.compile(r"\b(approval|consent|sign|application|request|agreement|declaration|acknowledg)", re.I)
 _SIGN_OFF = re.compile(r"\b(signature|signed|sign here)\b", re.I)
+_FORM_FIELDS = re.compile(r"(?:(?:print\s+)?name|date|signature|signed|position|role)(?:[\s:_./]+"
+                          r"(?:(?:print\s+)?name|date|signature|signed|position|role))*[\s:_.]*", re.I)
 _APPENDIX = re.compile(r"^(appendix|annex|annexe)\b", re.I)
 
 
@@ -249,11 +251,41 @@ def _forms(doc) -> list[tuple[int, int, str]]:
         if ranges and i < ranges[-1][1]:
             continue
         start = i - 1 if i and _APPENDIX.match(doc.blocks[i - 1].text) else i
+        # The form ends at its last signature line: a signature table (Word), or the same
+        # table read as short lines of body text (a PDF has no tables to tell apart).
         signs = [s.after for s in doc.skipped if s.kind == "table" and s.after > i and s.after - i <= 120
                  and _SIGN_OFF.search(s.text)]
+        signs += [j + 1 for j in range(i + 1, min(i + 121, len(doc.blocks)))
+                  if doc.blocks[j].kind != "heading" and _SIGN_OFF.search(doc.blocks[j].text)
+                  and len(doc.blocks[j].text.split()) <= 25]
         end = max(signs) if signs else i + 1
+        while end < len(doc.blocks) and _FORM_FIELDS.fullmatch(doc.blocks[end].text.strip()):
+            end += 1  # a "Date" box left over after the last signature
         ranges.append((start, end, text))
-    return ranges
+    return sorted(ranges + _checklists(doc, ranges))
+
+
+_TICK_BOX = re.compile(r"(?:\byes\s*/\s*no|\by\s*/\s*n|[\u2610\u25a1\u2611\u2612])\s*$", re.I)
+
+
+def _checklists(doc, forms: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
+    """Runs of two or more lines ending in an answer box ("... Yes/No", "... \u2610"): a checklist
+    to tick, which Word keeps as a table but a PDF gives as lines of text. A short title line
+    just before the run ("... Checklist") goes with it."""
+    inside = {k for a, b, _ in forms for k in range(a, b)}
+    out, i, blocks = [], 0, doc.blocks
+    while i < len(blocks):
+        j = i
+        while j < len(blocks) and j not in inside and blocks[j].kind != "heading" and _TICK_BOX.search(blocks[j].text):
+            j += 1
+        if j - i >= 2:
+            start = i - 1 if i and i - 1 not in inside and blocks[i - 1].kind != "bullet" \
+                and len(blocks[i - 1].text.split()) <= 10 and not _TERMINAL.search(blocks[i - 1].text) else i
+            out.append((start, j, blocks[start].text if start < i else "checklist"))
+            i = j
+        else:
+            i += 1
+    return out
 
 
 def read_draft(path: Path) -> Draft:

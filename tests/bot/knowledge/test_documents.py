@@ -161,3 +161,32 @@ def test_pdf_heading_wrapped_over_a_page_break_is_one_heading(documents):
     clause = next(c for c in draft.clauses if c.text.startswith("Data Protection is about protecting"))
     assert clause.section == "Data Protection considerations for social media contributors and moderators of content"
     assert clause.id == "data-protection-considerations-1"
+
+
+def test_pdf_forms_and_checklists_are_skipped(documents):
+    """A PDF has no tables to tell a sign-off form or a tick-box checklist apart from body text
+    (tsat's site approval form and its moderators' checklist); they are still found, reported
+    as forms, and none of their lines becomes a draft clause: the PDF draft of tsat has the
+    same clause texts as its Word draft."""
+    if not pdf_available():
+        pytest.skip("cannot make the test PDFs here")
+    word = {norm(c.text) for c in read_draft(documents[("tsat", "docx")]).clauses}
+    pdf = read_draft(documents[("tsat", "pdf")])
+    assert [c.text for c in pdf.clauses if norm(c.text) not in word] == []
+    forms = [s.text for s in pdf.skipped if s.kind == "form"]
+    assert any("Site Creation Approval Form" in f and "Deputy Data Protection Officer" in f for f in forms), forms
+    assert any("Moderators Checklist" in f and "Yes/No" in f for f in forms), forms
+    for slug in SCHOOLS:
+        texts = [c.text for c in read_draft(documents[(slug, "pdf")]).clauses]
+        assert not [t for t in texts if "Yes/No" in t or re.search(r"\bSignature\b.*\bDate\b", t)], slug
+
+
+def test_checklist_lines_are_a_form_not_clauses(tmp_path):
+    path = tmp_path / "policy.txt"
+    path.write_text("# 1. Posting\n\n1.1 Staff must check posts twice before they go live.\n\n"
+                    "Posting Checklist\n\nThe post has been checked twice Yes/No\n\n"
+                    "Consent is in place for every image Yes / No\n\n"
+                    "1.2 Staff must not tag pupils in posts.\n", encoding="utf-8")
+    draft = read_draft(path)
+    assert [c.id for c in draft.clauses] == ["1.1", "1.2"]
+    assert [s.kind for s in draft.skipped if "Checklist" in s.text] == ["form"]
