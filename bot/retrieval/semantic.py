@@ -31,7 +31,7 @@ def clause_texts(clause: Clause) -> list[str]:
 
 @dataclass(frozen=True)
 class _SchoolVectors:
-    vectors: np.ndarray  # (texts, 384), unit length
+    rows: np.ndarray     # (texts,) each text's row in the scorer's table of distinct vectors
     owner: np.ndarray    # (texts,) the clause index each text stands for
     n_clauses: int
     passage: np.ndarray  # (clauses,) the index of each clause's passage text (its first)
@@ -72,15 +72,14 @@ class SemanticScorer:
                     texts.append(text)
                     owner.append(i)
             spans[slug] = (start, len(texts), np.array(owner, dtype=np.int64), len(school.clauses))
-        vectors, encoded = cache.vectors(texts, encoder.encode)
+        self._table, rows, encoded = cache.table(texts, encoder.encode)  # (distinct texts, 384), unit length
         self._schools: dict[str, _SchoolVectors] = {}
         for slug, (a, b, owner, n) in spans.items():
             first = np.searchsorted(owner, np.arange(n))
-            self._schools[slug] = _SchoolVectors(vectors[a:b], owner, n, first)
+            self._schools[slug] = _SchoolVectors(rows[a:b], owner, n, first)
         self.encoded_at_start = encoded
-        log.info("semantic stage ready: %s, %d clause texts encoded, %d from cache, %.2f s",
-                 encoder.version, encoded, sum(len(s.owner) for s in self._schools.values()) - encoded,
-                 time.perf_counter() - started)
+        log.info("semantic stage ready: %s, %d clause texts (%d distinct), %d encoded, %.2f s",
+                 encoder.version, len(texts), len(self._table), encoded, time.perf_counter() - started)
 
     def scores(self, school: str, question: str) -> SemanticScores:
         """The question and each of its sentences (one forward pass, see sentences.py) against
@@ -89,7 +88,7 @@ class SemanticScorer:
         spans = sentence_spans(question)
         vectors = self.encoder.encode_spans(question, spans if len(spans) > 1 else [])
         school_vectors = self._schools[school]
-        sims = school_vectors.vectors @ vectors.T  # (texts, 1 + sentences)
+        sims = self._table[school_vectors.rows] @ vectors.T  # (texts, 1 + sentences)
         whole = sims[:, 0]
         best = school_vectors.best(whole)
         passage = whole[school_vectors.passage].astype(np.float32)

@@ -26,6 +26,7 @@ class VectorCache:
     def __init__(self, directory: Path, model_version: str):
         self.path = directory / "vectors" / f"{model_version}.npz"
         self._vectors: dict[str, np.ndarray] = {}
+        self._encoded = 0
         self._read()
 
     def _read(self) -> None:
@@ -54,15 +55,30 @@ class VectorCache:
             # A read-only cache costs start-up time, not correctness.
             log.warning("cannot write vector cache %s: %s", self.path, exc)
 
-    def vectors(self, texts: list[str], encode: Callable[[list[str]], np.ndarray]) -> tuple[np.ndarray, int]:
-        """The vectors for `texts` (in order) and how many had to be encoded."""
+    def table(self, texts: list[str], encode: Callable[[list[str]], np.ndarray]) -> tuple[np.ndarray, np.ndarray, int]:
+        """Each distinct text's vector once, the row of each of `texts` in it, and how many had
+        to be encoded. Schools of one trust often share a policy word for word, so a text
+        that stands for clauses in many schools is held in memory once."""
         keys = [text_key(t) for t in texts]
+        self._fill(keys, texts, encode)
+        rows: dict[str, int] = {}
+        index = np.fromiter((rows.setdefault(k, len(rows)) for k in keys), dtype=np.int32, count=len(keys))
+        matrix = np.stack([self._vectors[k] for k in rows]) if rows else np.zeros((0, 384), dtype=np.float32)
+        return matrix, index, self._encoded
+
+    def _fill(self, keys: list[str], texts: list[str], encode: Callable[[list[str]], np.ndarray]) -> None:
         missing = list(dict.fromkeys(k for k in keys if k not in self._vectors))
+        self._encoded = len(missing)
         if missing:
             by_key = dict(zip(keys, texts))
             for key, vector in zip(missing, encode([by_key[k] for k in missing])):
                 self._vectors[key] = vector
             self._write()
+
+    def vectors(self, texts: list[str], encode: Callable[[list[str]], np.ndarray]) -> tuple[np.ndarray, int]:
+        """The vectors for `texts` (in order) and how many had to be encoded."""
+        keys = [text_key(t) for t in texts]
+        self._fill(keys, texts, encode)
         if not texts:
             return np.zeros((0, 384), dtype=np.float32), 0
-        return np.stack([self._vectors[k] for k in keys]), len(missing)
+        return np.stack([self._vectors[k] for k in keys]), self._encoded

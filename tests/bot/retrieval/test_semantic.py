@@ -47,8 +47,10 @@ def test_all_schools_are_encoded_in_one_call_and_the_cache_written_once(tiny_kb,
     # each school's vectors are its own clauses' (the slices line up)
     for slug, school in kb.schools.items():
         own = [t for c in school.clauses for t in clause_texts(c)]
-        assert np.allclose(scorer._schools[slug].vectors, encoder.encode(own))
+        assert np.allclose(scorer._table[scorer._schools[slug].rows], encoder.encode(own))
         assert scorer._schools[slug].n_clauses == len(school.clauses)
+    # a text several schools share (the same heading, the same about phrasing) is held once
+    assert len(scorer._table) == len(set(texts)) < len(texts)
     # a restart with a warm cache encodes nothing and writes nothing
     encoder.calls.clear()
     writes.clear()

@@ -41,3 +41,13 @@ def test_a_damaged_cache_file_is_rebuilt(tmp_path):
     vectors, fresh = VectorCache(tmp_path, "m1").vectors(["x"], enc)
     assert fresh == 1 and vectors.shape == (1, 3)
     assert VectorCache(tmp_path, "m1").vectors(["x"], enc)[1] == 0
+
+
+def test_table_holds_each_distinct_text_once(tmp_path):
+    enc = CountingEncoder()
+    matrix, rows, fresh = VectorCache(tmp_path, "m1").table(["a", "bb", "a", "ccc", "bb"], enc)
+    assert fresh == 3 and matrix.shape == (3, 3)
+    assert rows.tolist() == [0, 1, 0, 2, 1]
+    assert [float(v[0]) for v in matrix[rows]] == [1.0, 2.0, 1.0, 3.0, 2.0]
+    again, rows, fresh = VectorCache(tmp_path, "m1").table(["ccc", "a"], enc)
+    assert fresh == 0 and [float(v[0]) for v in again[rows]] == [3.0, 1.0]
