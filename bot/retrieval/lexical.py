@@ -127,18 +127,46 @@ def analyse_query(question: str, synonyms: _CompiledSynonyms) -> Query:
     return Query(own=own, expansions={k: tuple(v) for k, v in expansions.items()}, weights=weights)
 
 
-def _clause_document(clause: Clause) -> list[str]:
-    parts = [clause.text, clause.section, clause.lead_in, *clause.about]
-    return analyse(" ".join(p for p in parts if p))
+class _Analysed:
+    """Each distinct text analysed once per build, shared by every school's index: a trust's
+    schools often share a policy or its about phrasings word for word, and analysis was most
+    of the lexical stage's start-up at hundreds of schools."""
+
+    def __init__(self):
+        self._tokens: dict[str, tuple[str, ...]] = {}
+        self._sets: dict[str, frozenset[str]] = {}
+
+    def tokens(self, text: str) -> tuple[str, ...]:
+        got = self._tokens.get(text)
+        if got is None:
+            got = self._tokens[text] = tuple(analyse(text))
+        return got
+
+    def token_set(self, text: str) -> frozenset[str]:
+        got = self._sets.get(text)
+        if got is None:
+            got = self._sets[text] = frozenset(self.tokens(text))
+        return got
+
+    def document(self, clause: Clause) -> list[str]:
+        """The clause's index tokens: its text, section, lead-in and about phrasings. Parts are
+        analysed one by one (tokens never span two parts, so this equals analysing them joined)."""
+        doc: list[str] = []
+        for part in (clause.text, clause.section, clause.lead_in, *clause.about):
+            if part:
+                doc.extend(self.tokens(part))
+        return doc
 
 
 class _SchoolIndex:
-    def __init__(self, clauses: tuple[Clause, ...], synonyms: tuple[SynonymGroup, ...]):
+    def __init__(self, clauses: tuple[Clause, ...], synonyms: tuple[SynonymGroup, ...],
+                 analysed: _Analysed | None = None):
+        analysed = analysed or _Analysed()
         self.clauses = clauses
-        self.docs = [_clause_document(c) for c in clauses]
-        self.phrases = [[frozenset(analyse(p)) for p in c.about] for c in clauses]
-        self.doc_sets = [frozenset(d) for d in self.docs]
-        self.bm25 = BM25Okapi(self.docs)
+        docs = [analysed.document(c) for c in clauses]
+        self.phrases = [[analysed.token_set(p) for p in c.about] for c in clauses]
+        self.doc_sets = [frozenset(d) for d in docs]
+        self.bm25 = BM25Okapi(docs)
         self.synonyms = compiled_synonyms(synonyms)
 
     def score(self, question: str) -> tuple[Query, np.ndarray]:
@@ -221,7 +249,8 @@ class BM25Retriever:
 
     def __init__(self, kb: KnowledgeBase):
         self.kb = kb
-        self._indexes = {slug: _SchoolIndex(school.clauses, kb.synonyms_for(slug))
+        analysed = _Analysed()
+        self._indexes = {slug: _SchoolIndex(school.clauses, kb.synonyms_for(slug), analysed)
                          for slug, school in kb.schools.items()}
 
     def index(self, school: str) -> _SchoolIndex:

@@ -8,7 +8,7 @@ import pytest
 from rank_bm25 import BM25Okapi as Reference
 
 from bot.retrieval.bm25 import BM25Okapi
-from bot.retrieval.lexical import _clause_document
+from bot.retrieval.lexical import _Analysed
 from bot.retrieval.text import analyse
 
 
@@ -16,12 +16,23 @@ def test_same_scores_as_rank_bm25_on_the_bundled_clauses(bundled_bot):
     questions = ["can I friend an ex-pupil who is 18", "post photos of pupils on my instagram",
                  "personal use of social media at work during lunch", "disciplinary action gross misconduct",
                  "school email address for personal accounts", "zzz unknown words only"]
+    analysed = _Analysed()
     for school in bundled_bot.kb.schools.values():
-        corpus = [_clause_document(c) for c in school.clauses]
+        corpus = [analysed.document(c) for c in school.clauses]
         ours, ref = BM25Okapi(corpus), Reference(corpus)
         for q in questions:
             tokens = analyse(q)
             np.testing.assert_allclose(ours.get_scores(tokens), ref.get_scores(tokens), rtol=1e-12, atol=1e-12)
+
+
+def test_a_clause_analysed_part_by_part_is_the_clause_analysed_whole(bundled_bot):
+    """The index analyses each part of a clause once (and each distinct text once across
+    schools); the tokens must be those of the clause's parts analysed as one text."""
+    analysed = _Analysed()
+    for school in bundled_bot.kb.schools.values():
+        for c in school.clauses:
+            whole = analyse(" ".join(p for p in (c.text, c.section, c.lead_in, *c.about) if p))
+            assert analysed.document(c) == whole, c.id
 
 
 @pytest.mark.parametrize("seed", range(5))
