@@ -69,7 +69,7 @@ def build_bot(settings: Settings, kb: KnowledgeBase | None = None, mode: str | N
     """The bot in `mode` (default: fused when settings.semantic and the model loads, else
     bm25). `semantic`, `concerns` and `lexical` let callers that build several bots share one
     loaded scorer, one concern detector and one set of BM25 indexes."""
-    kb = kb or load_knowledge(settings.knowledge_dir)
+    kb = kb or load_knowledge(settings.knowledge_dir, settings.cache_dir)
     lexical = lexical or BM25Retriever(kb)
     mode = mode or (FUSED if settings.semantic else BM25)
     retriever = lexical
@@ -124,7 +124,7 @@ class BotBuilder:
     def __call__(self, settings: Settings) -> PolicyBot | Iterator[PolicyBot]:
         """The first call: the bots in the order they can serve (build_stages), so the server
         answers with BM25 while the clause vectors are encoded. A reload: one bot, built whole."""
-        kb = load_knowledge(settings.knowledge_dir)
+        kb = load_knowledge(settings.knowledge_dir, settings.cache_dir)
         if self.last is None:
             return self._stages(settings, kb)
         bot = build_like(settings, kb, self.last)
@@ -156,7 +156,7 @@ def build_stages(settings: Settings, kb: KnowledgeBase | None = None) -> Iterato
     concerns are never checked on the lexicon alone for want of time). Then, when the semantic
     stage is on and its model loads, the fused bot over every school's clause vectors, which on a
     cold cache at hundreds of schools takes minutes. Each bot answers with its own mode's model."""
-    kb = kb or load_knowledge(settings.knowledge_dir)
+    kb = kb or load_knowledge(settings.knowledge_dir, settings.cache_dir)
     encoder = _encoder(settings) if settings.semantic else None
     concerns = load_concerns(kb, settings, encoder)
     first = build_bot(settings, kb, mode=BM25, concerns=concerns)

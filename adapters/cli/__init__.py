@@ -19,7 +19,7 @@ DESCRIPTION = "The `policybot` command: ask, batch, eval, chat, kb check, kb dif
 def _cmd_kb_check(args: argparse.Namespace, settings: config.Settings) -> int:
     root = Path(args.dir) if args.dir else settings.knowledge_dir
     try:
-        kb = load_knowledge(root)
+        kb = load_knowledge(root, settings.cache_dir)
     except KnowledgeError as exc:
         from bot.knowledge.school_file import explain
 
@@ -296,7 +296,7 @@ def _bots_by_mode(settings: config.Settings) -> dict:
 
     from bot.service import load_concerns
 
-    kb = load_knowledge(settings.knowledge_dir)
+    kb = load_knowledge(settings.knowledge_dir, settings.cache_dir)
     semantic = load_semantic(kb, settings) if settings.semantic else None
     concerns = load_concerns(kb, settings, semantic.encoder if semantic is not None else None)
     bots = {BM25: build_bot(settings, kb, BM25, concerns=concerns)}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import calendar
 import re
+import sys
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
@@ -19,6 +20,7 @@ from .concerns import EMPTY_BANK, ConcernBank, load_concern_bank
 from . import notes as notes_mod
 from .notes import LEAD_ANSWER, NOTES_POLICY_ID, NOTES_SECTION, NOTES_TITLE, POLICY
 from .yamlio import LineMap, YamlError, load_yaml
+from .parsed_cache import ParsedCache
 
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 CLAUSE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.\-()]*$")
@@ -176,22 +178,28 @@ _CLAUSE_KEYS = {"id", "section", "lead_in", "text", "about", "stance"}
 class _Collector:
     """Gathers problems with file and line while the loader keeps going."""
 
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, cache: ParsedCache | None = None):
         self.root = root
+        self.cache = cache
         self.problems: list[Problem] = []
+        self._rel: dict[Path, str] = {}
 
     def rel(self, path: Path) -> str:
-        try:
-            return str(path.relative_to(self.root.parent))
-        except ValueError:
-            return str(path)
+        got = self._rel.get(path)
+        if got is None:
+            try:
+                got = str(path.relative_to(self.root.parent))
+            except ValueError:
+                got = str(path)
+            self._rel[path] = got
+        return got
 
     def add(self, path: Path, line: int, message: str) -> None:
         self.problems.append(Problem(self.rel(path), line, message))
 
     def load(self, path: Path) -> Any:
         try:
-            return load_yaml(path)
+            return load_yaml(path, self.cache)
         except YamlError as exc:
             self.add(path, exc.line, exc.message)
             return None
@@ -233,7 +241,8 @@ class _Collector:
                 for v in value):
             self.add(path, node.line_of(key), f"{what}: '{key}' must be a list of non-empty strings")
             return ()
-        return tuple(str(v).strip() for v in value)
+        # Interned: schools of one trust share phrasings word for word, held once in memory.
+        return tuple(sys.intern(str(v).strip()) for v in value)
 
 
 def parse_review_date(text: str) -> date | None:
@@ -372,9 +381,10 @@ def _load_clause(c: _Collector, path: Path, item: Any, slug: str, pid: str,
         else:
             seen[cid] = node.line_of("id")
     lead_in = c.text(path, node, "lead_in", where, required=False)
+    flat_text, flat_lead_in = collapse_ws(text), collapse_ws(lead_in)
     if source_text is not None:
-        for key, value in (("text", text), ("lead_in", lead_in)):
-            if value and collapse_ws(value) not in source_text:
+        for key, value in (("text", flat_text), ("lead_in", flat_lead_in)):
+            if value and value not in source_text:
                 c.add(path, node.line_of(key), f"{where}: {key} is not verbatim in the source policy")
     declared = c.text(path, node, "stance", where, required=False)
     if declared and declared not in stance_mod.STANCES:
@@ -382,7 +392,7 @@ def _load_clause(c: _Collector, path: Path, item: Any, slug: str, pid: str,
     section = c.text(path, node, "section", where)
     if not (cid and text and section):
         return None
-    return Clause(id=cid, school=slug, policy_id=pid, section=section, text=collapse_ws(text), lead_in=collapse_ws(lead_in),
+    return Clause(id=cid, school=slug, policy_id=pid, section=section, text=flat_text, lead_in=flat_lead_in,
                   about=c.strings(path, node, "about", where),
                   stance=declared or stance_mod.classify(text, lead_in), file=c.rel(path), line=node.line)
 
@@ -418,10 +428,11 @@ def _load_school(c: _Collector, path: Path, known: set[str]) -> tuple[School | N
     return School(slug=slug, name=name, lead=lead, deputy=deputy, policies=tuple(policies)), synonyms
 
 
-def load_knowledge(root: Path) -> KnowledgeBase:
-    """Load and validate a knowledge directory; raise KnowledgeError listing every problem."""
+def load_knowledge(root: Path, cache_dir: Path | None = None) -> KnowledgeBase:
+    """Load and validate a knowledge directory; raise KnowledgeError listing every problem.
+    With `cache_dir`, files parsed before (same bytes) are read from its parsed-file cache."""
     root = Path(root)
-    c = _Collector(root)
+    c = _Collector(root, ParsedCache(cache_dir) if cache_dir is not None else None)
     schools_dir = root / "schools"
     if not schools_dir.is_dir():
         raise KnowledgeError([Problem(str(root), 0, "no schools/ directory: is this a policybot knowledge directory?")])

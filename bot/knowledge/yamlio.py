@@ -7,9 +7,12 @@ same marks, so lines and messages stay file:line either way.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
+
+if TYPE_CHECKING:
+    from .parsed_cache import ParsedCache
 
 
 class LineMap(dict):
@@ -73,13 +76,20 @@ class YamlError(Exception):
         self.path, self.line, self.message = path, line, message
 
 
-def load_yaml(path: Path) -> Any:
-    """Parse one YAML file; a syntax error becomes YamlError naming file and line."""
+def load_yaml(path: Path, cache: "ParsedCache | None" = None) -> Any:
+    """Parse one YAML file; a syntax error becomes YamlError naming file and line. With a cache
+    (parsed_cache.py), a file whose bytes were parsed before is not parsed again."""
+    data = path.read_bytes()
+    if cache is not None and (value := cache.get(data)) is not None:
+        return value
     try:
-        text = path.read_text(encoding="utf-8")
+        text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise YamlError(path, 1, f"not UTF-8 text ({exc.reason})") from None
-    return load_yaml_text(text, path)
+    value = load_yaml_text(text.replace("\r\n", "\n").replace("\r", "\n"), path)
+    if cache is not None and value is not None:
+        cache.put(data, value)
+    return value
 
 
 def load_yaml_text(text: str, path: Path) -> Any:

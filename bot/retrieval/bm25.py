@@ -24,21 +24,31 @@ class BM25Okapi:
         self.corpus_size = len(corpus)
         self.doc_len = np.array([len(doc) for doc in corpus], dtype=np.float64)
         self.avgdl = float(self.doc_len.sum()) / self.corpus_size or 1.0
-        postings: dict[str, tuple[list[int], list[int]]] = {}
-        for doc_id, doc in enumerate(corpus):
-            for term, tf in Counter(doc).items():
-                ids, tfs = postings.setdefault(term, ([], []))
-                ids.append(doc_id)
-                tfs.append(tf)
+        # Postings in one pass of numpy: every token as (term number, document) and the distinct
+        # pairs counted; sorted by term then document, they are the postings already. Terms are
+        # numbered in first-seen order, as a dict of postings would hold them.
+        vocab: dict[str, int] = {}
+        terms = np.fromiter((vocab.setdefault(t, len(vocab)) for doc in corpus for t in doc), dtype=np.int64,
+                            count=int(self.doc_len.sum()))
+        docs = np.repeat(np.arange(self.corpus_size, dtype=np.int64), self.doc_len.astype(np.int64))
+        pairs, tfs = np.unique(terms * self.corpus_size + docs, return_counts=True)
+        sizes = np.bincount(pairs // self.corpus_size, minlength=len(vocab))
         # One flat array of doc ids and one of term frequencies, each term's run found through
         # its slot: two numpy arrays per term cost ~220 bytes of overhead each, which at 500
         # schools' indexes was 110 MB of a 325 MB lexical stage; views into one array cost nothing.
-        self._slot = {t: i for i, t in enumerate(postings)}
-        sizes = [len(ids) for ids, _ in postings.values()]
-        self._start = np.concatenate(([0], np.cumsum(sizes, dtype=np.int64))) if sizes else np.zeros(1, np.int64)
-        self._ids = np.fromiter((d for ids, _ in postings.values() for d in ids), dtype=np.int64, count=sum(sizes))
-        self._tfs = np.fromiter((f for _, tfs in postings.values() for f in tfs), dtype=np.float64, count=sum(sizes))
-        self.idf = self._idf({t: n for t, n in zip(postings, sizes)})
+        self._slot = vocab
+        self._start = np.concatenate(([0], np.cumsum(sizes, dtype=np.int64)))
+        pair_docs = pairs % self.corpus_size
+        self._ids = pair_docs.astype(np.int32)
+        self._tfs = np.minimum(tfs, np.iinfo(np.uint16).max).astype(np.uint16)
+        # The same pairs by document: which terms each document holds, for the coverage checks
+        # on a question's few candidates. A frozenset per clause cost half the lexical stage's
+        # memory at 500 schools; term numbers in one array cost 4 bytes a term.
+        self._terms = list(vocab)
+        by_doc = np.argsort(pair_docs, kind="stable")
+        self._doc_terms = (pairs[by_doc] // self.corpus_size).astype(np.int32)
+        self._doc_start = np.concatenate(([0], np.cumsum(np.bincount(pair_docs, minlength=self.corpus_size))))
+        self.idf = self._idf(dict(zip(vocab, sizes.tolist())))
         self._norm = k1 * (1.0 - b + b * self.doc_len / self.avgdl)
 
     def _idf(self, doc_freq: Mapping[str, int]) -> dict[str, float]:
@@ -59,8 +69,14 @@ class BM25Okapi:
         if slot is None:
             return np.empty(0, dtype=np.int64), np.empty(0)
         a, b = self._start[slot], self._start[slot + 1]
-        ids, tf = self._ids[a:b], self._tfs[a:b]
+        ids, tf = self._ids[a:b], self._tfs[a:b].astype(np.float64)
         return ids, self.idf[term] * tf * (self.k1 + 1.0) / (tf + self._norm[ids])
+
+    def doc_terms(self, doc_id: int) -> frozenset[str]:
+        """The distinct terms of one document."""
+        a, b = self._doc_start[doc_id], self._doc_start[doc_id + 1]
+        terms = self._terms
+        return frozenset(terms[i] for i in self._doc_terms[a:b].tolist())
 
     def get_scores(self, query: Iterable[str] | Mapping[str, float]) -> np.ndarray:
         """Score every document; a list counts repeats like rank-bm25, a mapping gives weights."""

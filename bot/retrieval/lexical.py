@@ -165,7 +165,6 @@ class _SchoolIndex:
         self.clauses = clauses
         docs = [analysed.document(c) for c in clauses]
         self.phrases = [[analysed.token_set(p) for p in c.about] for c in clauses]
-        self.doc_sets = [frozenset(d) for d in docs]
         self.bm25 = BM25Okapi(docs)
         self.synonyms = compiled_synonyms(synonyms)
 
@@ -179,7 +178,7 @@ class _SchoolIndex:
         return self.bm25.idf.get(term, self.bm25.unseen_idf)
 
     def matched(self, doc_id: int, query: Query) -> frozenset[str]:
-        doc = self.doc_sets[doc_id]
+        doc = self.bm25.doc_terms(doc_id)
         return frozenset(t for t in query.own if self.credit(t, query, doc) > 0)
 
     def credit(self, term: str, query: Query, present: frozenset[str] | set[str]) -> float:
@@ -197,7 +196,7 @@ class _SchoolIndex:
         total = sum(self.idf(t) for t in query.own)
         if total <= 1e-9:  # a one-clause corpus gives every word ~zero information
             return 0.0
-        doc = self.doc_sets[doc_id]
+        doc = self.bm25.doc_terms(doc_id)
         return min(1.0, max(0.0, sum(self.credit(t, query, doc) for t in query.own) / total))
 
     def phrase_match(self, doc_id: int, query: Query) -> float:

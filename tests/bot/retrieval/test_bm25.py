@@ -59,3 +59,14 @@ def test_weights_scale_each_terms_contribution():
 def test_empty_corpus_is_refused():
     with pytest.raises(ValueError):
         BM25Okapi([])
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_doc_terms_are_each_documents_distinct_terms(seed):
+    rng = random.Random(seed)
+    vocab = [f"t{i}" for i in range(40)]
+    corpus = [[rng.choice(vocab) for _ in range(rng.randint(0, 30))] for _ in range(rng.randint(1, 60))]
+    if not any(corpus):
+        corpus[0] = ["t1"]
+    index = BM25Okapi(corpus)
+    assert [index.doc_terms(i) for i in range(len(corpus))] == [frozenset(d) for d in corpus]
