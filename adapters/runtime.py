@@ -36,10 +36,6 @@ log = logging.getLogger("policybot.server")
 # fused once the clause vectors are ready); at start each replaces the last as soon as it is built.
 BotFactory = Callable[[Settings], PolicyBot | Iterator[PolicyBot]]
 
-# Answers are ~10 ms of CPU each; a handful of threads keeps the loop free without letting a
-# burst of requests queue unbounded work behind the GIL.
-ANSWER_WORKERS = 4
-
 
 class NotReady(RuntimeError):
     """The bot is still loading, or failed to load; the message says which."""
@@ -85,9 +81,9 @@ class ReloadOutcome:
 class BotRuntime:
     """Owns the PolicyBot once built and the pool its answers run on."""
 
-    def __init__(self, settings: Settings, factory: BotFactory | None = None, workers: int = ANSWER_WORKERS):
+    def __init__(self, settings: Settings, factory: BotFactory | None = None, workers: int | None = None):
         self.settings, self._factory = settings, factory or BotBuilder()
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="answer")
+        self._pool = ThreadPoolExecutor(max_workers=workers or settings.answer_threads, thread_name_prefix="answer")
         # Builds (the first and each reload) run one at a time on their own thread, so encoding a
         # new policy's clauses never takes an answer thread.
         self._builds = ThreadPoolExecutor(max_workers=1, thread_name_prefix="reload")

@@ -106,6 +106,9 @@ class Settings:
     model_variant: str = "fp32"
     # Threads for the model; 0 lets onnxruntime use every core.
     model_threads: int = 0
+    # Questions one server process answers at once (the rest wait their turn, first come first
+    # served); see "Scaling" in the README for why fewer answer sooner at the 99th percentile.
+    answer_threads: int = 2
     # --- server (issue 4) ---
     # Interface `policybot serve` binds to; the web chat is on by default only on loopback.
     host: str = "127.0.0.1"
@@ -298,6 +301,7 @@ def from_env(env: dict | None = None) -> Settings:
         cache_dir=Path(env["POLICYBOT_CACHE_DIR"]) if env.get("POLICYBOT_CACHE_DIR") else default_cache_dir(),
         model_variant=_choice(env, "POLICYBOT_MODEL_VARIANT", "fp32", VARIANTS),
         model_threads=_int(env, "POLICYBOT_MODEL_THREADS", 0, 0, 64),
+        answer_threads=_int(env, "POLICYBOT_ANSWER_THREADS", Settings.answer_threads, 1, 64),
         # --- server (issue 4) ---
         host=env.get("POLICYBOT_HOST", "").strip() or Settings.host,
         port=(_int(env, "PORT", Settings.port, 0, 65535) if env.get("PORT")

@@ -66,12 +66,12 @@ def source_sentences(policy: Policy, source: str) -> list[str]:
 
 def coverage(policy: Policy, knowledge_dir: Path) -> Coverage:
     source = (knowledge_dir / policy.source).read_text(encoding="utf-8")
-    carried = " \u2016 ".join(collapse_ws(t) for c in policy.clauses for t in (c.text, c.lead_in) if t)
-    sections = {_bare(c.section) for c in policy.clauses}
+    # Clause texts and lead-ins are whitespace-folded when loaded, as are the sentences here.
+    carried = " \u2016 ".join(t for c in policy.clauses for t in (c.text, c.lead_in) if t)
+    sections = {_bare(s) for s in {c.section for c in policy.clauses}}
     missing = []
     sentences = source_sentences(policy, source)
-    for sentence in sentences:
-        plain = collapse_ws(sentence)
+    for plain in sentences:
         stripped = _NUMBER.sub("", plain)
         if plain in carried or stripped in carried or _bare(plain) in sections:
             continue
