@@ -109,3 +109,15 @@ def test_encode_units_remembers_what_encode_spans_made(encoder):
     finally:
         encoder.session = session
     assert float(again[0] @ encoder.encode([text])[0]) > 0.9999
+
+
+def test_token_budget_batches_and_windows_keep_every_vector_in_place(encoder, monkeypatch):
+    """Texts are batched by a token budget inside length-sorted windows; whatever the windows
+    and batches, each row is its own text's vector, as encoded alone."""
+    texts = [f"{'a much longer question about school photographs ' * (i % 7)} item {i}" for i in range(23)]
+    alone = np.stack([encoder.encode([t])[0] for t in texts])
+    monkeypatch.setattr(type(encoder), "WINDOW", 5)
+    monkeypatch.setattr(type(encoder), "TOKEN_BUDGET", 40)
+    batched = encoder.encode(texts)
+    assert batched.shape == (23, 384)
+    assert float(np.min(np.sum(alone * batched, axis=1))) > 0.9999
