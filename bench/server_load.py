@@ -47,19 +47,24 @@ async def start(workers: int, home: Path) -> tuple[asyncio.subprocess.Process, s
     return proc, f"http://127.0.0.1:{port}"
 
 
-async def wait_fused(session, base: str, limit_s: float = 300.0) -> None:
-    """Until many /readyz in a row (spread over the workers) say the fused bot is answering."""
+async def wait_fused(base: str, limit_s: float = 300.0) -> None:
+    """Until many /readyz in a row say the fused bot is answering. Each probe opens a new
+    connection, because the kernel spreads connections (not requests) over the workers: probes
+    on one kept-alive connection would all reach one worker while another is still starting."""
+    import aiohttp
+
     deadline, streak = time.monotonic() + limit_s, 0
-    while time.monotonic() < deadline:
-        try:
-            async with session.get(f"{base}/readyz") as resp:
-                body = await resp.json(content_type=None)
-                streak = streak + 1 if resp.status == 200 and body.get("retrieval") == "fused" else 0
-        except Exception:  # noqa: BLE001 - not listening yet
-            streak = 0
-        if streak >= 20:
-            return
-        await asyncio.sleep(0.05 if streak else 0.5)
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True)) as session:
+        while time.monotonic() < deadline:
+            try:
+                async with session.get(f"{base}/readyz") as resp:
+                    body = await resp.json(content_type=None)
+                    streak = streak + 1 if resp.status == 200 and body.get("retrieval") == "fused" else 0
+            except Exception:  # noqa: BLE001 - not listening yet
+                streak = 0
+            if streak >= 20:
+                return
+            await asyncio.sleep(0.05 if streak else 0.5)
     raise SystemExit(f"{base} never became ready with the fused bot")
 
 
@@ -93,8 +98,8 @@ async def run(requests: int, questions: list[dict]) -> dict:
         for workers in WORKERS:
             proc, base = await start(workers, Path(home))
             try:
+                await wait_fused(base)
                 async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=120)) as session:
-                    await wait_fused(session, base)
                     await load(session, base, 4, 40, questions, f"warm{workers}")
                     for clients in CLIENTS:
                         results[(workers, clients)] = await load(session, base, clients, requests, questions,
