@@ -31,7 +31,7 @@ KEEP_DAYS = 30
 class ParsedCache:
     def __init__(self, directory: Path):
         self.directory = Path(directory) / "parsed"
-        self._pruned = False
+        self._pruned = self._warned = False
         self._lock = threading.Lock()
 
     def _path(self, data: bytes) -> Path:
@@ -68,8 +68,11 @@ class ParsedCache:
             tmp.write_text(text, encoding="utf-8")
             tmp.replace(path)
         except OSError as exc:
-            # A read-only cache costs start-up time, not correctness.
-            log.warning("cannot write the parsed-file cache in %s: %s", self.directory, exc)
+            # A read-only cache costs start-up time, not correctness; said once, not per file.
+            if not self._warned:
+                self._warned = True
+                log.warning("cannot write the parsed-file cache in %s: %s (files are parsed at each start)",
+                            self.directory, exc)
 
     def _prune(self) -> None:
         with self._lock:

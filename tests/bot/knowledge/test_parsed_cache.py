@@ -74,3 +74,12 @@ def test_keys_lines_and_scalars_survive_the_round_trip(tmp_path):
     assert list(cached) == [1.1, 2, "nested"]  # a number key stays a number
     assert cached.line_of("nested") == 3 and cached["nested"].line == 4 and cached["nested"][0].line == 4
     assert [type(v) for v in cached[2]] == [bool, type(None), float, str]
+
+
+def test_an_unwritable_cache_loads_everything_and_warns_once(tiny_kb, tmp_path, caplog):
+    blocker = tmp_path / "cache"
+    blocker.write_text("not a directory", encoding="utf-8")  # parsed/ cannot be made under a file
+    with caplog.at_level("WARNING"):
+        kb = load_knowledge(tiny_kb, blocker)
+    assert kb.schools == load_knowledge(tiny_kb).schools
+    assert sum("parsed-file cache" in r.getMessage() for r in caplog.records) == 1
