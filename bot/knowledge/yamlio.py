@@ -7,12 +7,9 @@ same marks, so lines and messages stay file:line either way.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import yaml
-
-if TYPE_CHECKING:
-    from .parsed_cache import ParsedCache
 
 
 class LineMap(dict):
@@ -76,7 +73,15 @@ class YamlError(Exception):
         self.path, self.line, self.message = path, line, message
 
 
-def load_yaml(path: Path, cache: "ParsedCache | None" = None) -> Any:
+class ParsedStore(Protocol):
+    """Where parsed trees are kept by the file's bytes (parsed_cache.ParsedCache)."""
+
+    def get(self, data: bytes) -> Any | None: ...
+
+    def put(self, data: bytes, value: Any) -> None: ...
+
+
+def load_yaml(path: Path, cache: ParsedStore | None = None) -> Any:
     """Parse one YAML file; a syntax error becomes YamlError naming file and line. With a cache
     (parsed_cache.py), a file whose bytes were parsed before is not parsed again."""
     data = path.read_bytes()
