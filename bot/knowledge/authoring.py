@@ -134,12 +134,7 @@ def start_draft(document: Path, filename: str, root: Path, school: str, policy_i
     read = read_draft(document)
     live = _live_policy_file(root, school, policy_id)
     meta = read.metadata
-    excluded = []
-    if read.title_lines:
-        excluded.append({"lines": f"{read.title_lines[0]}-{read.title_lines[1]}",
-                         "why": "title block (title, dates), read into the fields above"})
-    for a, b, title in read.form_lines:
-        excluded.append({"lines": f"{a}-{b}", "why": f"form: {title}"})
+    excluded = read.excluded()
     draft = PolicyDraft(
         school=school, policy_id=policy_id, filename=filename,
         metadata={"title": meta.title, "adopted": meta.adopted, "reviewed": meta.reviewed,

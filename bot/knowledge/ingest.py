@@ -216,6 +216,15 @@ class Draft:
     title_lines: tuple[int, int] | None = None  # source lines of the title block, if any
     form_lines: list[tuple[int, int, str]] = field(default_factory=list)
 
+    def excluded(self) -> list[dict]:
+        """The policy's `excluded:` entries: the title block and the forms, by source line."""
+        out = []
+        if self.title_lines:
+            out.append({"lines": f"{self.title_lines[0]}-{self.title_lines[1]}",
+                        "why": "title block (title, dates), read into the fields above"})
+        out += [{"lines": f"{a}-{b}", "why": f"form: {title}"} for a, b, title in self.form_lines]
+        return out
+
 
 def _title_block(doc, meta) -> int:
     """How many leading blocks are the title page: school name, title, dates, motto."""
@@ -328,12 +337,7 @@ def draft_document_yaml(draft: Draft, name: str, school: str, policy_id: str = "
                         source: str = "") -> str:
     """The draft policy YAML, metadata filled from the document where it states it."""
     meta = draft.metadata
-    excluded = []
-    if draft.title_lines:
-        excluded.append({"lines": f"{draft.title_lines[0]}-{draft.title_lines[1]}",
-                         "why": "title block (title, dates), read into the fields above"})
-    for a, b, title in draft.form_lines:
-        excluded.append({"lines": f"{a}-{b}", "why": f"form: {title}"})
+    excluded = draft.excluded()
     head = {
         "id": policy_id,
         "school": school,
