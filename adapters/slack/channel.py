@@ -37,7 +37,7 @@ from adapters.request_log import REQUEST_ID
 from adapters.store_wiring import StoreHolder, use_store
 from bot.config import Settings
 from bot.escalations.inbox import Inbox as SharedInbox
-from bot.escalations.legacy_inbox import import_legacy
+from bot.escalations.legacy_inbox import import_once
 
 from . import mapping
 from .answering import SlackAnswerer, slack_response_url
@@ -291,15 +291,8 @@ def shared_inbox(stored_in: StoreHolder, settings: Settings) -> SharedInbox:
 
 async def import_old_inbox(stored_in: StoreHolder, settings: Settings) -> int:
     """The adapters' old SQLite tables (slack_inbox, slack_feedback), copied into the shared inbox
-    once and dropped (bot/escalations/legacy_inbox.py). A failure is logged; the next start tries again."""
-    if stored_in.store is None:
-        return 0
-    try:
-        return await import_legacy(stored_in.store, settings.db_path, LEGACY_TABLES, legacy_rows, "slack inbox")
-    except Exception as exc:  # noqa: BLE001 - answering new questions must not wait on it
-        log.error("slack: the old inbox tables in %s could not be imported (%s: %s); tried again at the next start",
-                  settings.db_path, type(exc).__name__, exc)
-        return 0
+    once and dropped (bot/escalations/legacy_inbox.py)."""
+    return await import_once(stored_in.store, settings.db_path, LEGACY_TABLES, legacy_rows, "slack inbox")
 
 
 def _lifecycle(stored_in: StoreHolder, answerer: SlackAnswerer, settings: Settings,

@@ -24,7 +24,7 @@ from adapters.store_wiring import StoreHolder, use_store
 from adapters.web_security import BodyTooLarge, is_loopback, read_json_capped
 from bot.config import ConfigError, Settings
 from bot.escalations.inbox import Inbox as SharedInbox, InboxUnavailable
-from bot.escalations.legacy_inbox import import_legacy
+from bot.escalations.legacy_inbox import import_once
 
 from .answering import TeamsAnswerer
 from .delivery import RetryingSender
@@ -135,15 +135,8 @@ def _endpoint(framework: BotFramework, answerer: TeamsAnswerer):
 
 async def import_old_store(stored_in: StoreHolder, settings: Settings) -> int:
     """The adapters' old SQLite tables (teams_inbox, teams_references, teams_feedback), copied into
-    the shared inbox once and dropped. A failure is logged; the next start tries again."""
-    if stored_in.store is None:
-        return 0
-    try:
-        return await import_legacy(stored_in.store, settings.db_path, LEGACY_TABLES, legacy_rows, "teams store")
-    except Exception as exc:  # noqa: BLE001 - answering new activities must not wait on it
-        log.error("teams: the old store tables in %s could not be imported (%s: %s); tried again at the next start",
-                  settings.db_path, type(exc).__name__, exc)
-        return 0
+    the shared inbox once and dropped."""
+    return await import_once(stored_in.store, settings.db_path, LEGACY_TABLES, legacy_rows, "teams store")
 
 
 def _lifecycle(stored_in: StoreHolder, answerer: TeamsAnswerer, settings: Settings):

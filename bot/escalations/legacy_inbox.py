@@ -71,3 +71,17 @@ async def import_legacy(store: EscalationStore, path: Path | str, tables: tuple[
              "%s in %s; those tables are dropped", what, added, pending, len(votes), len(references),
              ",".join(rows), path)
     return added
+
+
+async def import_once(store: EscalationStore | None, path: Path | str, tables: tuple[str, ...], convert: Convert,
+                      what: str) -> int:
+    """import_legacy for a channel's start-up: nothing without a store, and a failure logged rather
+    than raised (answering new questions must not wait on it); the next start tries again."""
+    if store is None:
+        return 0
+    try:
+        return await import_legacy(store, path, tables, convert, what)
+    except Exception as exc:  # noqa: BLE001 - see the docstring
+        log.error("%s: the old tables in %s could not be imported (%s: %s); tried again at the next start",
+                  what, path, type(exc).__name__, exc)
+        return 0

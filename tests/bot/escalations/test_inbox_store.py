@@ -7,7 +7,7 @@ import asyncio
 import sqlite3
 
 from bot.escalations.inbox import ANSWERED, PENDING, Inbox, InboxItem
-from bot.escalations.legacy_inbox import import_legacy
+from bot.escalations.legacy_inbox import import_legacy, import_once
 
 from .conftest import Clock
 
@@ -217,3 +217,21 @@ async def test_an_interrupted_import_repeated_adds_nothing_twice(store, tmp_path
 async def test_no_old_file_is_nothing_to_import(store, tmp_path):
     assert await import_legacy(store, tmp_path / "none.sqlite3", ("slack_inbox",), lambda r: ([], [], []), "x") == 0
     assert not (tmp_path / "none.sqlite3").exists()
+
+
+async def test_a_failed_start_up_import_is_logged_and_the_tables_kept(store, tmp_path, caplog):
+    """import_once, as the channels call it at start: a failure answers 0 and keeps the old
+    tables for the next start; no store, nothing to do."""
+    from adapters.slack.inbox import LEGACY_TABLES
+
+    path = tmp_path / "old.sqlite3"
+    _old_file(path)
+
+    def broken(rows):
+        raise ValueError("unexpected row")
+
+    assert await import_once(store, path, LEGACY_TABLES, broken, "slack inbox") == 0
+    assert "slack inbox: the old tables" in caplog.text and "ValueError" in caplog.text
+    with sqlite3.connect(str(path)) as conn:
+        assert conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 'slack_inbox'").fetchone() == (1,)
+    assert await import_once(None, path, LEGACY_TABLES, broken, "slack inbox") == 0
