@@ -13,26 +13,18 @@ POLICYBOT_RETENTION_DAYS; the keys stay, so a late redelivery of a purged event 
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
 from typing import AsyncIterator
 
-from bot.escalations.inbox import PENDING, SENDING, Inbox as SharedInbox, InboxItem as Stored
+from bot.escalations.inbox import PENDING, SENDING, Inbox as SharedInbox, InboxItem as Stored, ItemView
 
 __all__ = ["PENDING", "SENDING", "Inbox", "InboxItem", "LEGACY_TABLES", "legacy_rows"]
 
 CHANNEL = "slack"
 
 
-@dataclass(frozen=True)
-class InboxItem:
+class InboxItem(ItemView):
     """One question. kind: "mention", "dm" or "command" (answered ephemerally). `id` is the
     number on its buttons and in its reply's metadata."""
-
-    stored: Stored
-
-    @property
-    def id(self) -> int:
-        return self.stored.ref
 
     @property
     def kind(self) -> str:
@@ -45,15 +37,6 @@ class InboxItem:
     @property
     def event_id(self) -> str | None:
         return self.stored.alt_key
-
-    @property
-    def status(self) -> str:
-        return self.stored.status
-
-    @property
-    def purged_at(self) -> float | None:
-        """Set once the question text was blanked under the retention policy."""
-        return self.stored.purged_at
 
     def _field(self, name: str) -> str:
         return str(self.stored.data.get(name, ""))

@@ -20,10 +20,9 @@ from __future__ import annotations
 
 import contextlib
 import json
-from dataclasses import dataclass
 from typing import AsyncIterator
 
-from bot.escalations.inbox import ANSWERED, PENDING, Inbox as SharedInbox, InboxItem as Stored
+from bot.escalations.inbox import ANSWERED, PENDING, Inbox as SharedInbox, InboxItem as Stored, ItemView
 
 from .model import OTHER, Incoming
 
@@ -34,23 +33,8 @@ _DATA = ("conversation_id", "activity_id", "conversation_type", "tenant", "team"
          "user_name")
 
 
-@dataclass(frozen=True)
-class StoredActivity:
+class StoredActivity(ItemView):
     """An Incoming as stored; `id` is the `ref` on the answer card's buttons."""
-
-    stored: Stored
-
-    @property
-    def id(self) -> int:
-        return self.stored.ref
-
-    @property
-    def status(self) -> str:
-        return self.stored.status
-
-    @property
-    def purged_at(self) -> float | None:
-        return self.stored.purged_at
 
     @property
     def incoming(self) -> Incoming:

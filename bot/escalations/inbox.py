@@ -72,6 +72,28 @@ class InboxItem:
         return self.legacy_id if self.legacy_id is not None else self.id
 
 
+@dataclass(frozen=True)
+class ItemView:
+    """A channel's view of one stored item: the channel adds what its own fields mean (Slack's
+    team and ts, Teams' Incoming); what every channel reads is here once."""
+
+    stored: InboxItem
+
+    @property
+    def id(self) -> int:
+        """The number on the item's buttons and in its reply's metadata."""
+        return self.stored.ref
+
+    @property
+    def status(self) -> str:
+        return self.stored.status
+
+    @property
+    def purged_at(self) -> float | None:
+        """Set once the question text was blanked under the retention policy."""
+        return self.stored.purged_at
+
+
 StoreSource = Callable[[], Any]  # returns the open EscalationStore, or raises InboxUnavailable
 
 
