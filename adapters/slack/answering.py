@@ -28,6 +28,7 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 from adapters.rate_limit import rate_limited_text
 from adapters.runtime import BotRuntime, NotReady
 from bot.decide.answer import URGENT, Answer, QuestionError, sent_unasked
+from bot.escalations.inbox import sweep_forever
 from bot.escalations.delivery import Delivery, not_recorded
 from bot.escalations.model import Asker
 
@@ -281,11 +282,5 @@ class SlackAnswerer:
         return done
 
     async def sweep(self, every: float) -> None:
-        """Replays at start and then every `every` seconds, until cancelled; a failed pass (the
-        database briefly away) is logged and tried again."""
-        while True:
-            try:
-                await self.replay()
-            except Exception as exc:  # noqa: BLE001 - the next pass may work
-                log.warning("slack replay pass failed: %s", type(exc).__name__)
-            await asyncio.sleep(every)
+        """Replays at start and then every `every` seconds, until cancelled."""
+        await sweep_forever(self.replay, every, "slack")

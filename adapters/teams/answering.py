@@ -19,7 +19,7 @@ from adapters.rate_limit import rate_limited_text
 from adapters.runtime import BotRuntime, NotReady
 from bot.decide.answer import Answer, QuestionError, sent_unasked
 from bot.escalations.delivery import Delivery, not_recorded
-from bot.escalations.inbox import InboxUnavailable
+from bot.escalations.inbox import InboxUnavailable, sweep_forever
 from bot.escalations.model import ASKED_BY_USER, Asker, Escalation, IllegalTransition, NotFound
 from bot.render import as_escalation, delivery_line
 
@@ -144,12 +144,7 @@ class TeamsAnswerer:
 
     async def sweep(self, every: float) -> None:
         """Replays at start and then every `every` seconds, until cancelled."""
-        while True:
-            try:
-                await self.replay()
-            except Exception as exc:  # noqa: BLE001 - the next pass may work
-                log.warning("teams replay pass failed: %s", type(exc).__name__)
-            await asyncio.sleep(every)
+        await sweep_forever(self.replay, every, "teams")
 
     def school_of(self, inc: Incoming) -> str | None:
         return self.schools.school_for(inc.tenant, inc.channel, inc.team)

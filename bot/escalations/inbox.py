@@ -24,7 +24,7 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass, field, replace
-from typing import Any, AsyncIterator, Callable
+from typing import Any, AsyncIterator, Awaitable, Callable
 
 log = logging.getLogger("policybot.inbox")
 
@@ -232,3 +232,15 @@ class Inbox:
 
 def with_claim(item: InboxItem, token: str, lease_until: float | None) -> InboxItem:
     return replace(item, claim_token=token, lease_until=lease_until)
+
+
+async def sweep_forever(replay: Callable[[], Awaitable[int]], every: float, what: str) -> None:
+    """Runs a channel's `replay` (answer what is stored and unanswered) at once and then every
+    `every` seconds, until cancelled; a failed pass (the database briefly away) is logged and
+    the next one tries again."""
+    while True:
+        try:
+            await replay()
+        except Exception as exc:  # noqa: BLE001 - the next pass may work
+            log.warning("%s replay pass failed: %s", what, type(exc).__name__)
+        await asyncio.sleep(every)

@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 
+import pytest
+
 from bot.escalations.inbox import ANSWERED, PENDING, Inbox, InboxItem
 from bot.escalations.legacy_inbox import import_legacy, import_once
 
@@ -235,3 +237,23 @@ async def test_a_failed_start_up_import_is_logged_and_the_tables_kept(store, tmp
     with sqlite3.connect(str(path)) as conn:
         assert conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 'slack_inbox'").fetchone() == (1,)
     assert await import_once(None, path, LEGACY_TABLES, broken, "slack inbox") == 0
+
+
+async def test_a_sweep_keeps_going_after_a_failed_pass(caplog):
+    from bot.escalations.inbox import sweep_forever
+
+    passes = []
+
+    async def replay():
+        passes.append(len(passes))
+        if len(passes) == 1:
+            raise ConnectionError("database away")
+        return 0
+
+    task = asyncio.create_task(sweep_forever(replay, 0.01, "slack"))
+    while len(passes) < 3:
+        await asyncio.sleep(0.01)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert "slack replay pass failed: ConnectionError" in caplog.text
