@@ -3,11 +3,12 @@ the CLI, the server and the tests assemble the same thing."""
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Iterator
 
 from .decide.answer import PolicyBot
 from .decide.answerability import MODEL_FILE, AnswerabilityModel
-from .decide.concern import ConcernDetector, Thresholds, build_index, model_path
+from .decide.concern import ConcernDetector, Thresholds, build_index, index_texts, model_path, seed_path
 from .config import Settings
 from .knowledge.load import KnowledgeBase, concern_root, load_knowledge
 from .retrieval.lexical import BM25Retriever
@@ -52,7 +53,8 @@ def load_concerns(kb: KnowledgeBase, settings: Settings, encoder=None) -> Concer
 
     try:
         encoder = encoder or load_encoder(settings.cache_dir, settings.model_variant, settings.model_threads)
-        cache = VectorCache(settings.cache_dir, encoder.version + "-concerns")
+        cache = VectorCache(settings.cache_dir, encoder.version + "-concerns",
+                            seed=seed_path(concern_root(kb.root), encoder.version))
         index = build_index(bank, lambda texts: cache.vectors(texts, encoder.encode)[0])
         log.info("live-concern detection: lexicon + semantic layer over %d concern exemplars and %d hard "
                  "negatives (thresholds fitted on %s)", len(bank.concerns), len(bank.negatives),
@@ -61,6 +63,19 @@ def load_concerns(kb: KnowledgeBase, settings: Settings, encoder=None) -> Concer
     except (EmbeddingUnavailable, ValueError) as exc:
         log.warning("live-concern detection on the lexicon alone: %s", exc)
     return ConcernDetector(bank, thresholds)
+
+
+def write_concern_seed(bot: PolicyBot, settings: Settings) -> Path:
+    """Ship the concern bank's vectors beside it (see seed_path); returns where."""
+    from .retrieval.vector_cache import VectorCache
+
+    encoder, bank = bot.concerns.encoder, bot.kb.concerns
+    cache = VectorCache(settings.cache_dir, encoder.version + "-concerns")
+    texts = index_texts(bank)
+    cache.vectors(texts, encoder.encode)
+    target = seed_path(concern_root(bot.kb.root), encoder.version)
+    cache.write_seed(target, texts)
+    return target
 
 
 def build_bot(settings: Settings, kb: KnowledgeBase | None = None, mode: str | None = None,

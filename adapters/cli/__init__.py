@@ -400,7 +400,7 @@ def _cmd_concerns_fit(args: argparse.Namespace, settings: config.Settings) -> in
     from bot import evaluate_concerns
     from bot.decide.concern import model_path
     from bot.knowledge.load import concern_root
-    from bot.service import FUSED
+    from bot.service import FUSED, write_concern_seed
 
     bots = _bots_by_mode(settings)
     bot = bots.get(FUSED) or next(iter(bots.values()))
@@ -421,6 +421,8 @@ def _cmd_concerns_fit(args: argparse.Namespace, settings: config.Settings) -> in
                    f"({', '.join(assessed)}) over the concern bank with digest {t.bank_digest}. Do not edit by "
                    "hand; refit after changing the bank.")
     print(f"fitted on all {n} questions: margin {t.margin:+.3f}, topic margin {t.topic_margin:+.3f}; wrote {target}")
+    seed = write_concern_seed(bot, settings)
+    print(f"wrote the bank's vectors to {seed} (a first start reads them instead of encoding them)")
     return 0
 
 

@@ -3,6 +3,11 @@
 One .npz file per model version holds (text digest, vector) pairs. Editing a clause
 changes its digest, so only that clause is encoded again; a new model or graph version
 starts a new file. A damaged file is ignored (and rewritten), never trusted.
+
+A *seed* is a read-only file of the same form shipped with data that rarely changes (the
+live-concern bank): a first start on a new machine reads its vectors instead of encoding
+them. It is looked up by the same model version, so a different model or variant never
+uses it, and a text edited since it was written is simply encoded.
 """
 from __future__ import annotations
 
@@ -22,38 +27,48 @@ def text_key(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
 
-class VectorCache:
-    def __init__(self, directory: Path, model_version: str):
-        self.path = directory / "vectors" / f"{model_version}.npz"
-        self._vectors: dict[str, np.ndarray] = {}
-        self._encoded = 0
-        self._read()
+def _load(path: Path, what: str) -> dict[str, np.ndarray]:
+    """(digest -> vector) from a file of ours; {} with one warning when it is damaged."""
+    if not path.is_file():
+        return {}
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            keys, vectors = data["keys"], data["vectors"]
+        if len(keys) != len(vectors):
+            raise ValueError("keys and vectors differ in length")
+        return {str(k): v for k, v in zip(keys, vectors)}
+    except Exception as exc:  # noqa: BLE001 - a bad file is ignored, never trusted or fatal
+        log.warning("%s %s unreadable (%s); ignoring it", what, path, exc)
+        return {}
 
-    def _read(self) -> None:
-        if not self.path.is_file():
-            return
-        try:
-            with np.load(self.path, allow_pickle=False) as data:
-                keys, vectors = data["keys"], data["vectors"]
-            if len(keys) != len(vectors):
-                raise ValueError("keys and vectors differ in length")
-            self._vectors = {str(k): v for k, v in zip(keys, vectors)}
-        except Exception as exc:  # noqa: BLE001 - a bad cache is rebuilt, not fatal
-            log.warning("vector cache %s unreadable (%s); rebuilding it", self.path, exc)
-            self._vectors = {}
+
+def _save(path: Path, vectors: dict[str, np.ndarray]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Per process and thread: a reload and a draft tried in the authoring view may both
+    # write new vectors at once.
+    tmp = path.with_name(f"{path.stem}.{os.getpid()}-{threading.get_ident()}.tmp.npz")
+    keys = np.array(list(vectors), dtype="U32")
+    np.savez(tmp, keys=keys, vectors=np.stack(list(vectors.values())).astype(np.float32))
+    tmp.replace(path)
+
+
+class VectorCache:
+    def __init__(self, directory: Path, model_version: str, seed: Path | None = None):
+        self.path = directory / "vectors" / f"{model_version}.npz"
+        self._vectors: dict[str, np.ndarray] = _load(seed, "vector seed") if seed is not None else {}
+        self._vectors.update(_load(self.path, "vector cache"))
+        self._encoded = 0
 
     def _write(self) -> None:
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            # Per process and thread: a reload and a draft tried in the authoring view may both
-            # write new vectors at once.
-            tmp = self.path.with_name(f"{self.path.stem}.{os.getpid()}-{threading.get_ident()}.tmp.npz")
-            keys = np.array(list(self._vectors), dtype="U32")
-            np.savez(tmp, keys=keys, vectors=np.stack(list(self._vectors.values())).astype(np.float32))
-            tmp.replace(self.path)
+            _save(self.path, self._vectors)
         except OSError as exc:
             # A read-only cache costs start-up time, not correctness.
             log.warning("cannot write vector cache %s: %s", self.path, exc)
+
+    def write_seed(self, path: Path, texts: list[str]) -> None:
+        """Write the vectors of `texts` (already in this cache) as a seed file."""
+        _save(path, {k: self._vectors[k] for k in dict.fromkeys(text_key(t) for t in texts)})
 
     def table(self, texts: list[str], encode: Callable[[list[str]], np.ndarray]) -> tuple[np.ndarray, np.ndarray, int]:
         """Each distinct text's vector once, the row of each of `texts` in it, and how many had

@@ -72,3 +72,37 @@ def test_a_schools_concern_verdicts_do_not_depend_on_which_schools_are_loaded(tm
         assert alone.answer("tsat", question).decision == bot.answer("tsat", question).decision
     for question in HARD_NEGATIVES:
         assert alone.concerns.evidence(question).margin == pytest.approx(bot.concerns.evidence(question).margin)
+
+
+def test_the_shipped_bank_vectors_are_current_and_a_first_start_encodes_none(bot, tmp_path):
+    """knowledge/concerns/vectors/ must hold every text of the bank for the installed model (else
+    run `policybot concerns fit`), and equal what the model gives now: a first start on a new
+    machine then reads them instead of spending ~15 s encoding before it can answer."""
+    import numpy as np
+
+    from bot.decide.concern import index_texts, seed_path
+    from bot.retrieval.vector_cache import VectorCache
+    from bot.service import load_concerns
+
+    if not bot.concerns.semantic:
+        pytest.skip("embedding model unavailable")
+    encoder = bot.concerns.encoder
+    seed = seed_path(bundled_knowledge_dir(), encoder.version)
+    assert seed.is_file(), f"{seed} missing: run policybot concerns fit"
+    texts = index_texts(bot.kb.concerns)
+    calls = []
+
+    def encode(batch):
+        calls.append(len(batch))
+        return encoder.encode(batch)
+
+    seeded, fresh = VectorCache(tmp_path, encoder.version + "-concerns", seed=seed).vectors(texts, encode)
+    assert fresh == 0 and calls == [], f"{fresh} bank texts not in {seed.name}: run policybot concerns fit"
+    sample = list(range(0, len(texts), max(1, len(texts) // 40)))
+    now = encoder.encode([texts[i] for i in sample])
+    cosines = np.sum(seeded[sample] * now, axis=1) / (np.linalg.norm(seeded[sample], axis=1) * np.linalg.norm(now, axis=1))
+    assert cosines.min() > 0.9999
+
+    detector = load_concerns(bot.kb, Settings(knowledge_dir=bundled_knowledge_dir(), today=TODAY,
+                                              cache_dir=tmp_path / "empty-cache"), encoder)
+    assert detector.semantic and not (tmp_path / "empty-cache" / "vectors").exists()
