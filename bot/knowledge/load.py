@@ -20,7 +20,7 @@ from .concerns import EMPTY_BANK, ConcernBank, load_concern_bank
 from . import notes as notes_mod
 from .notes import LEAD_ANSWER, NOTES_POLICY_ID, NOTES_SECTION, NOTES_TITLE, POLICY
 from .yamlio import LineMap, YamlError, load_yaml
-from .parsed_cache import ParsedCache
+from .parsed_cache import ParsedCache, Prefetch
 
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 CLAUSE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.\-()]*$")
@@ -430,9 +430,22 @@ def _load_school(c: _Collector, path: Path, known: set[str]) -> tuple[School | N
 
 def load_knowledge(root: Path, cache_dir: Path | None = None) -> KnowledgeBase:
     """Load and validate a knowledge directory; raise KnowledgeError listing every problem.
-    With `cache_dir`, files parsed before (same bytes) are read from its parsed-file cache."""
+    With `cache_dir`, files parsed before (same bytes) are read from its parsed-file cache, and
+    on a large knowledge base a second process parses from the far end meanwhile (Prefetch)."""
     root = Path(root)
-    c = _Collector(root, ParsedCache(cache_dir) if cache_dir is not None else None)
+    if cache_dir is None:
+        return _load(root, None)
+    cache = ParsedCache(cache_dir)
+    prefetch = Prefetch(cache, sorted((root / "policies").glob("*/*.yaml")))
+    try:
+        return _load(root, cache)
+    finally:
+        prefetch.close()
+        cache.close()
+
+
+def _load(root: Path, cache: ParsedCache | None) -> KnowledgeBase:
+    c = _Collector(root, cache)
     schools_dir = root / "schools"
     if not schools_dir.is_dir():
         raise KnowledgeError([Problem(str(root), 0, "no schools/ directory: is this a policybot knowledge directory?")])

@@ -15,6 +15,7 @@ import logging
 import os
 import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,8 @@ class ParsedCache:
         self.directory = Path(directory) / "parsed"
         self._pruned = self._warned = False
         self._lock = threading.Lock()
+        self._writer: ThreadPoolExecutor | None = None
+        self._writes: list[Future] = []
 
     def _path(self, data: bytes) -> Path:
         return self.directory / f"{hashlib.sha256(FORMAT + data).hexdigest()[:40]}.json"
@@ -56,11 +59,29 @@ class ParsedCache:
         return value
 
     def put(self, data: bytes, value: Any) -> None:
+        """Store the tree parsed from `data`. The file is written on a background thread (the
+        open and write wait on the disk, not the interpreter, so parsing the next file goes on
+        meanwhile); close() waits for every write."""
         path = self._path(data)
         try:
             text = json.dumps(_encode(value), ensure_ascii=False, separators=(",", ":"))
         except (TypeError, ValueError):
             return  # a value JSON cannot hold (a YAML set or binary): parsed each time instead
+        with self._lock:
+            if self._writer is None:
+                self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="parsed-cache")
+            self._writes.append(self._writer.submit(self._write, path, text))
+
+    def close(self) -> None:
+        """Wait for the writes put() started."""
+        with self._lock:
+            writer, writes, self._writer, self._writes = self._writer, self._writes, None, []
+        for write in writes:
+            write.result()
+        if writer is not None:
+            writer.shutdown()
+
+    def _write(self, path: Path, text: str) -> None:
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
             self._prune()
@@ -116,3 +137,61 @@ def _decode(obj: dict) -> Any:
     result = LineList(obj["v"])
     result.line = obj["l"]
     return result
+
+
+# Below this many files a second process costs more than it saves.
+PREFETCH_MIN_FILES = 64
+
+
+class Prefetch:
+    """While the loader parses a knowledge base's files from the first, a second process parses
+    them from the last into the cache, until it reaches one the loader has done; the loader then
+    reads those from the cache. A first `kb check` of 500 schools' files went from 5.0 s to 3.9 s
+    on 2 cores. The loader never waits for it or depends on it: a file the helper has not
+    stored yet is simply parsed by the loader.
+
+    Only when this process has no other thread: the helper is forked (it needs nothing
+    re-imported), and forking a threaded process can copy a lock another thread holds. A server
+    reloading while it answers therefore loads on one core, as it did before."""
+
+    def __init__(self, cache: ParsedCache, paths: list[Path], min_files: int = PREFETCH_MIN_FILES):
+        self._process = self._stop = None
+        if len(paths) < min_files or not hasattr(os, "fork") or threading.active_count() > 1:
+            return
+        import multiprocessing
+
+        ctx = multiprocessing.get_context("fork")
+        self._stop = ctx.Event()
+        self._process = ctx.Process(target=_prefetch, args=(cache.directory.parent, paths[::-1], self._stop),
+                                    name="policybot-prefetch", daemon=True)
+        self._process.start()
+
+    @property
+    def started(self) -> bool:
+        return self._process is not None
+
+    def close(self) -> None:
+        """Stop the helper (it finishes the file in hand) and wait for it."""
+        if self._process is not None:
+            self._stop.set()
+            self._process.join()
+            self._process = None
+
+
+def _prefetch(cache_dir: Path, paths: list[Path], stop) -> None:
+    from .yamlio import YamlError, load_yaml
+
+    cache = ParsedCache(cache_dir)
+    cache._pruned = True  # the loader's process prunes
+    try:
+        for path in paths:
+            if stop.is_set():
+                break
+            try:
+                if cache._path(path.read_bytes()).exists():
+                    break  # met the loader coming the other way
+                load_yaml(path, cache)
+            except (OSError, YamlError):
+                continue  # the loader reports it, by file and line
+    finally:
+        cache.close()

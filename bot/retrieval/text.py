@@ -11,10 +11,20 @@ from functools import lru_cache
 
 import Stemmer
 
-_TRANS = str.maketrans({
-    "\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"',
-    "\u2013": "-", "\u2014": "-", "\u00a0": " ", "\u2022": "-", "\u27a4": "-",
-})
+_FOLDS = (("\u2018", "'"), ("\u2019", "'"), ("\u201c", '"'), ("\u201d", '"'),
+          ("\u2013", "-"), ("\u2014", "-"), ("\u00a0", " "), ("\u2022", "-"), ("\u27a4", "-"))
+
+
+def fold_punctuation(text: str) -> str:
+    """Curly quotes, dashes, bullets and no-break spaces as their ASCII forms. One str.replace
+    per character rather than str.translate: translate looks every character of a non-ASCII
+    text up one by one, which was a tenth of `kb check` on a trust's 500 source texts."""
+    if text.isascii():
+        return text
+    for char, ascii_form in _FOLDS:
+        if char in text:
+            text = text.replace(char, ascii_form)
+    return text
 
 _TAG = re.compile(r"<[^>]+>")
 _WORD = re.compile(r"[a-z0-9]+")
@@ -41,7 +51,7 @@ know sure quick question wondering wonder mean use using used
 
 def normalise(text: str) -> str:
     """Lower-case, ASCII quotes and dashes, no markup: the form every comparison uses."""
-    text = unicodedata.normalize("NFKC", text or "").translate(_TRANS)
+    text = fold_punctuation(unicodedata.normalize("NFKC", text or ""))
     text = _TAG.sub(" ", text).replace("**", "").replace("*", "")
     return re.sub(r"\s+", " ", text).strip().lower()
 
@@ -69,6 +79,5 @@ def analyse(text: str) -> list[str]:
 def collapse_ws(text: str) -> str:
     """Whitespace folded to single spaces: how 'verbatim' is checked across line wraps."""
     # str.split() splits on exactly the characters the regex \s matches (both use Unicode's
-    # whitespace test) and is several times faster; ASCII text has nothing to translate.
-    text = text or ""
-    return " ".join((text if text.isascii() else text.translate(_TRANS)).split())
+    # whitespace test) and is several times faster.
+    return " ".join(fold_punctuation(text or "").split())

@@ -9,7 +9,7 @@ from bot.knowledge import yamlio
 from bot.knowledge.load import KnowledgeError, load_knowledge
 from bot.knowledge.parsed_cache import ParsedCache
 from bot.knowledge.yamlio import load_yaml
-from tests.conftest import POLICY_A, write
+from tests.conftest import POLICY_A, SCHOOL_A, write
 
 
 def _no_parsing(monkeypatch):
@@ -56,10 +56,12 @@ def test_a_damaged_entry_is_ignored_and_rewritten(tmp_path):
     path.write_text("a: [1, 2]\nb: {c: x}\n", encoding="utf-8")
     cache = ParsedCache(tmp_path / "cache")
     assert load_yaml(path, cache) == {"a": [1, 2], "b": {"c": "x"}}
+    cache.close()  # entries are written on a background thread
     (entry,) = (tmp_path / "cache" / "parsed").glob("*.json")
     entry.write_text('{"m": 1, "p": [["a"', encoding="utf-8")
     value = load_yaml(path, cache)
     assert value == {"a": [1, 2], "b": {"c": "x"}} and value.line_of("b") == 2
+    cache.close()
     assert cache.get(path.read_bytes()) == value
 
 
@@ -83,3 +85,94 @@ def test_an_unwritable_cache_loads_everything_and_warns_once(tiny_kb, tmp_path, 
         kb = load_knowledge(tiny_kb, blocker)
     assert kb.schools == load_knowledge(tiny_kb).schools
     assert sum("parsed-file cache" in r.getMessage() for r in caplog.records) == 1
+
+
+def _many_schools(root, n: int):
+    """`n` copies of school alpha under new slugs: enough files for the prefetch to start."""
+    for i in range(n):
+        slug = f"s{i:03d}"
+        write(root, f"schools/{slug}.yaml", SCHOOL_A.replace("slug: alpha", f"slug: {slug}"))
+        write(root, f"policies/{slug}/social-media.yaml",
+              POLICY_A.replace("school: alpha", f"school: {slug}").replace("twenty one", f"twenty {i}"))
+    return root
+
+
+# Run in a fresh interpreter: the prefetch only starts in a process with no other thread, which
+# a test session (its servers, its database pools) is not.
+_PREFETCH_PROBE = """
+import json, sys
+from pathlib import Path
+from bot.knowledge import parsed_cache
+from bot.knowledge.load import KnowledgeError, load_knowledge
+started = []
+class Probe(parsed_cache.Prefetch):
+    def __init__(self, *a, **k):
+        super().__init__(*a, **k)
+        started.append(self.started)
+import bot.knowledge.load as load
+load.Prefetch = Probe
+root, cache = Path(sys.argv[1]), Path(sys.argv[2])
+try:
+    kb = load_knowledge(root, cache)
+    out = {"texts": sorted(c.text for s in kb.schools.values() for c in s.clauses)}
+except KnowledgeError as exc:
+    out = {"problems": [str(p) for p in exc.problems]}
+out["started"] = started
+print(json.dumps(out))
+"""
+
+
+def _load_in_fresh_process(root, cache):
+    import json
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    proc = subprocess.run([sys.executable, "-c", _PREFETCH_PROBE, str(root), str(cache)], cwd=REPO,
+                          capture_output=True, text=True, timeout=120, check=True)
+    return json.loads(proc.stdout)
+
+
+def test_a_first_load_of_many_files_is_shared_with_a_prefetch_process(tmp_path):
+    from bot.knowledge.parsed_cache import PREFETCH_MIN_FILES
+
+    root = _many_schools(tmp_path / "knowledge", PREFETCH_MIN_FILES + 6)
+    cache = tmp_path / "cache"
+    got = _load_in_fresh_process(root, cache)
+    assert got["started"] == [True]
+    # The same knowledge as a load with no cache at all, and every file's tree cached.
+    assert got["texts"] == sorted(c.text for s in load_knowledge(root).schools.values() for c in s.clauses)
+    stored = ParsedCache(cache)
+    assert all(stored._path(f.read_bytes()).is_file() for f in root.rglob("*.yaml"))
+
+
+def test_a_broken_file_is_reported_by_line_with_the_prefetch_on(tmp_path):
+    from bot.knowledge.parsed_cache import PREFETCH_MIN_FILES
+
+    root = _many_schools(tmp_path / "knowledge", PREFETCH_MIN_FILES + 6)
+    last = sorted((root / "policies").glob("*/*.yaml"))[-1]  # the helper's first file
+    last.write_text(last.read_text().replace("clauses:", "clauses: [\n"), encoding="utf-8")
+    got = _load_in_fresh_process(root, tmp_path / "cache")
+    assert got["started"] == [True]
+    assert any(p.startswith(f"knowledge/policies/{last.parent.name}/social-media.yaml:") and "malformed YAML" in p
+               for p in got["problems"]), got["problems"]
+
+
+def test_no_prefetch_in_a_threaded_process_or_for_few_files(tmp_path):
+    import threading
+
+    from bot.knowledge.parsed_cache import Prefetch
+
+    root = _many_schools(tmp_path / "knowledge", 70)
+    paths = sorted((root / "policies").glob("*/*.yaml"))
+    cache = ParsedCache(tmp_path / "cache")
+    assert not Prefetch(cache, paths[:10]).started
+    release = threading.Event()
+    other = threading.Thread(target=release.wait)
+    other.start()
+    try:
+        assert not Prefetch(cache, paths).started
+    finally:
+        release.set()
+        other.join()

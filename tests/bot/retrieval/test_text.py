@@ -29,6 +29,6 @@ def test_collapse_ws_folds_exactly_what_the_regex_folds(text):
     the same result as the regex form, on any text, Unicode spaces included."""
     import re
 
-    from bot.retrieval.text import _TRANS
+    from bot.retrieval.text import _FOLDS
 
-    assert collapse_ws(text) == re.sub(r"\s+", " ", text.translate(_TRANS)).strip()
+    assert collapse_ws(text) == re.sub(r"\s+", " ", text.translate(str.maketrans(dict(_FOLDS)))).strip()
