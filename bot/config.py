@@ -106,6 +106,8 @@ class Settings:
     model_variant: str = "fp32"
     # Threads for the model; 0 lets onnxruntime use every core.
     model_threads: int = 0
+    # Threads numpy's BLAS may use (0: the library's default, every core); see native_threads.py.
+    blas_threads: int = 1
     # Questions one server process answers at once (the rest wait their turn, first come first
     # served); see "Scaling" in the README for why fewer answer sooner at the 99th percentile.
     answer_threads: int = 2
@@ -301,6 +303,7 @@ def from_env(env: dict | None = None) -> Settings:
         cache_dir=Path(env["POLICYBOT_CACHE_DIR"]) if env.get("POLICYBOT_CACHE_DIR") else default_cache_dir(),
         model_variant=_choice(env, "POLICYBOT_MODEL_VARIANT", "fp32", VARIANTS),
         model_threads=_int(env, "POLICYBOT_MODEL_THREADS", 0, 0, 64),
+        blas_threads=_int(env, "POLICYBOT_BLAS_THREADS", Settings.blas_threads, 0, 64),
         answer_threads=_int(env, "POLICYBOT_ANSWER_THREADS", Settings.answer_threads, 1, 64),
         # --- server (issue 4) ---
         host=env.get("POLICYBOT_HOST", "").strip() or Settings.host,

@@ -11,6 +11,7 @@ from .decide.answerability import MODEL_FILE, AnswerabilityModel
 from .decide.concern import ConcernDetector, Thresholds, build_index, index_texts, model_path, seed_path
 from .config import Settings
 from .knowledge.load import KnowledgeBase, concern_root, load_knowledge
+from .native_threads import limit_blas_threads
 from .retrieval.lexical import BM25Retriever
 
 BM25, SEMANTIC, FUSED = "bm25", "semantic", "fused"
@@ -84,6 +85,7 @@ def build_bot(settings: Settings, kb: KnowledgeBase | None = None, mode: str | N
     """The bot in `mode` (default: fused when settings.semantic and the model loads, else
     bm25). `semantic`, `concerns` and `lexical` let callers that build several bots share one
     loaded scorer, one concern detector and one set of BM25 indexes."""
+    limit_blas_threads(settings.blas_threads)
     kb = kb or load_knowledge(settings.knowledge_dir, settings.cache_dir)
     lexical = lexical or BM25Retriever(kb)
     mode = mode or (FUSED if settings.semantic else BM25)
@@ -171,6 +173,7 @@ def build_stages(settings: Settings, kb: KnowledgeBase | None = None) -> Iterato
     concerns are never checked on the lexicon alone for want of time). Then, when the semantic
     stage is on and its model loads, the fused bot over every school's clause vectors, which on a
     cold cache at hundreds of schools takes minutes. Each bot answers with its own mode's model."""
+    limit_blas_threads(settings.blas_threads)
     kb = kb or load_knowledge(settings.knowledge_dir, settings.cache_dir)
     encoder = _encoder(settings) if settings.semantic else None
     concerns = load_concerns(kb, settings, encoder)

@@ -58,3 +58,10 @@ def test_the_deprecated_path_variable_still_works():
                     ).db_path == Path("/tmp/a.sqlite3")
     with pytest.raises(ConfigError, match="unset POLICYBOT_DB_PATH"):
         from_env({"DATABASE_URL": "sqlite:////tmp/a.sqlite3", "POLICYBOT_DB_PATH": "/tmp/b.sqlite3"})
+
+
+def test_blas_threads_default_one_and_configurable():
+    assert from_env({}).blas_threads == 1
+    assert from_env({"POLICYBOT_BLAS_THREADS": "0"}).blas_threads == 0
+    with pytest.raises(ConfigError):
+        from_env({"POLICYBOT_BLAS_THREADS": "-1"})
