@@ -15,7 +15,8 @@ DELETE /api/authoring/drafts/{id}         discard it
 
 Under /api/, so behind the web chat's token rule (adapters/web_security.py) and rate limit. The
 drafting itself is bot/knowledge/authoring.py's; this module is HTTP and where drafts are kept
-(in memory: a draft is minutes of one lead's work, and accepting it is what makes it durable).
+(the server's database when it has one, so a restart or another worker process finds them; see
+Drafts).
 Every refusal is a 4xx JSON error in words fit for the lead, never a 500: documents come from
 outside, so whatever a reader library raises on a damaged file is answered 422.
 """
@@ -34,6 +35,7 @@ from pathlib import Path
 from aiohttp import web
 
 from bot.decide.answer import QuestionError
+from bot.escalations.inbox import InboxUnavailable
 from bot.knowledge import authoring
 from bot.knowledge.documents import SUFFIXES, DocumentError
 from bot.knowledge.load import Contact, KnowledgeError
@@ -43,6 +45,7 @@ from bot.service import build_like
 
 from .appkeys import RUNTIME, SETTINGS
 from .runtime import NotReady, ReloadOutcome
+from .store_wiring import STORE, StoreHolder
 from .web_api import display_fields, static_file
 from .web_security import BodyTooLarge, json_error, read_capped, read_json_object
 
@@ -61,21 +64,88 @@ class Entry:
     bot: object = None
     bot_revision: int = -1
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    stored: bool = False  # in the database (so another process may have accepted or discarded it)
 
 
 class Drafts:
-    """Drafts under review, by id, and one thread to read documents and build draft bots on."""
+    """Drafts under review, by id, and one thread to read documents and build draft bots on.
 
-    def __init__(self) -> None:
+    With the server's database (`serve` opens it), every draft is also stored there: a restart
+    keeps it, and with `serve --workers N` whichever process a request reaches finds it. Without
+    one (a test app, or the database down) drafts live in this process only, as the 404 says.
+    Memory holds what this process built from a draft (the draft bot), by revision."""
+
+    def __init__(self, holder: StoreHolder | None = None) -> None:
         self.entries: OrderedDict[str, Entry] = OrderedDict()
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="authoring")
+        self.holder = holder
 
-    def add(self, draft: authoring.PolicyDraft) -> str:
-        ident = uuid.uuid4().hex[:16]
-        self.entries[ident] = Entry(draft)
+    def _store(self):
+        if self.holder is None:
+            return None
+        try:
+            return self.holder.get()
+        except InboxUnavailable:
+            return None
+
+    def _remember(self, ident: str, entry: Entry) -> None:
+        self.entries[ident] = entry
+        self.entries.move_to_end(ident)
         while len(self.entries) > MAX_DRAFTS:
             self.entries.popitem(last=False)
+
+    async def add(self, draft: authoring.PolicyDraft) -> str:
+        ident = uuid.uuid4().hex[:16]
+        self._remember(ident, Entry(draft))
+        await self.save(ident)
         return ident
+
+    async def get(self, ident: str) -> Entry | None:
+        """The draft: this process's copy when it is current, else the stored one."""
+        entry, store = self.entries.get(ident), self._store()
+        if store is None:
+            return entry
+        try:
+            stored = await store.draft_load(ident)
+        except Exception as exc:  # noqa: BLE001 - the database down: this process's copy, if any
+            log.warning("authoring: cannot read draft %s from the database (%s)", ident, type(exc).__name__)
+            return entry
+        if stored is None:
+            if entry is not None and not entry.stored:
+                return entry  # it could not be stored: this process's copy is all there is
+            self.entries.pop(ident, None)  # accepted or discarded (by any process), or purged
+            return None
+        body, created = stored
+        if entry is None or entry.draft.revision < body.get("revision", 0):
+            try:
+                draft = authoring.draft_from_dict(body)
+            except authoring.DraftError as exc:
+                log.error("authoring: draft %s: %s", ident, exc)
+                return None
+            entry = Entry(draft, created, stored=True)
+            self._remember(ident, entry)
+        return entry
+
+    async def save(self, ident: str) -> None:
+        """Store the draft's current revision (kept in memory alone when there is no database)."""
+        entry, store = self.entries.get(ident), self._store()
+        if entry is None or store is None:
+            return
+        try:
+            await store.draft_save(ident, entry.draft.school, authoring.draft_to_dict(entry.draft),
+                                   entry.draft.revision, time.time())
+            entry.stored = True
+        except Exception as exc:  # noqa: BLE001 - the draft still works here; said in the log
+            log.warning("authoring: draft %s kept in this process only: cannot store it (%s: %s)", ident,
+                        type(exc).__name__, exc)
+
+    async def remove(self, ident: str) -> None:
+        self.entries.pop(ident, None)
+        if (store := self._store()) is not None:
+            try:
+                await store.draft_delete(ident)
+            except Exception as exc:  # noqa: BLE001 - the purge deletes it later
+                log.warning("authoring: cannot delete stored draft %s (%s)", ident, type(exc).__name__)
 
     async def run(self, fn, *args):
         return await asyncio.get_running_loop().run_in_executor(self.pool, fn, *args)
@@ -181,24 +251,25 @@ async def upload(request: web.Request) -> web.Response:
         log.warning("authoring: could not read an uploaded %s (%s)", Path(filename).suffix.lower(), type(exc).__name__)
         return json_error(422, f"{filename} could not be read as a policy document (it may be damaged); "
                                "open it in Word and save it again, or save it as PDF.")
-    ident = drafts.add(draft)
+    ident = await drafts.add(draft)
     log.info("authoring: draft %s for %s/%s, %d clauses", ident, school, policy_id, len(draft.clauses))
     return await _view(request, ident, drafts.entries[ident], status=201)
 
 
-def _entry(request: web.Request) -> tuple[str, Entry | None]:
+async def _entry(request: web.Request) -> tuple[str, Entry | None]:
     ident = request.match_info["id"]
-    return ident, request.app[DRAFTS].entries.get(ident)
+    return ident, await request.app[DRAFTS].get(ident)
 
 
-def _gone() -> web.Response:
-    return json_error(404, "No such draft here (drafts are kept until accepted, discarded or the server restarts); "
-                           "upload the document again.")
+def _gone(request: web.Request) -> web.Response:
+    kept = ("until accepted or discarded (or 30 days untouched)" if request.app[DRAFTS].holder is not None
+            else "in this server process only, until accepted, discarded or it restarts")
+    return json_error(404, f"No such draft (drafts are kept {kept}); upload the document again.")
 
 
 async def show(request: web.Request) -> web.Response:
-    ident, entry = _entry(request)
-    return _gone() if entry is None else await _view(request, ident, entry)
+    ident, entry = await _entry(request)
+    return _gone(request) if entry is None else await _view(request, ident, entry)
 
 
 async def _json_object(request: web.Request, example: str) -> dict | web.Response:
@@ -206,9 +277,9 @@ async def _json_object(request: web.Request, example: str) -> dict | web.Respons
 
 
 async def edit(request: web.Request) -> web.Response:
-    ident, entry = _entry(request)
+    ident, entry = await _entry(request)
     if entry is None:
-        return _gone()
+        return _gone(request)
     payload = await _json_object(request, '{"about": {"<clause id>": ["..."]}, "metadata": {"<field>": "..."}}')
     if isinstance(payload, web.Response):
         return payload
@@ -219,6 +290,7 @@ async def edit(request: web.Request) -> web.Response:
         authoring.edit(entry.draft, about, metadata)
     except authoring.DraftError as exc:
         return json_error(400, str(exc))
+    await request.app[DRAFTS].save(ident)
     return await _view(request, ident, entry)
 
 
@@ -231,9 +303,9 @@ def _draft_bot(request: web.Request, entry: Entry):
 
 
 async def ask(request: web.Request) -> web.Response:
-    ident, entry = _entry(request)
+    ident, entry = await _entry(request)
     if entry is None:
-        return _gone()
+        return _gone(request)
     payload = await _json_object(request, '{"question": "..."}')
     if isinstance(payload, web.Response):
         return payload
@@ -258,9 +330,9 @@ async def ask(request: web.Request) -> web.Response:
 
 
 async def accept(request: web.Request) -> web.Response:
-    ident, entry = _entry(request)
+    ident, entry = await _entry(request)
     if entry is None:
-        return _gone()
+        return _gone(request)
     drafts, runtime = request.app[DRAFTS], request.app[RUNTIME]
     root = request.app[SETTINGS].knowledge_dir
     try:
@@ -270,7 +342,7 @@ async def accept(request: web.Request) -> web.Response:
     except OSError as exc:
         log.error("authoring: cannot write draft %s: %s", ident, exc)
         return json_error(507, f"The files could not be written ({exc.strerror or exc}); nothing went live.")
-    drafts.entries.pop(ident, None)
+    await drafts.remove(ident)
     log.info("authoring: draft %s accepted: wrote %s", ident, ", ".join(written))
     outcome: ReloadOutcome = await runtime.reload(AUTHORING)
     return web.json_response({"accepted": True, "written": written, "live": outcome.ok,
@@ -278,15 +350,17 @@ async def accept(request: web.Request) -> web.Response:
 
 
 async def discard(request: web.Request) -> web.Response:
-    ident, entry = _entry(request)
+    ident, entry = await _entry(request)
     if entry is None:
-        return _gone()
-    request.app[DRAFTS].entries.pop(ident, None)
+        return _gone(request)
+    await request.app[DRAFTS].remove(ident)
     return web.json_response({"discarded": ident})
 
 
 def mount(app: web.Application) -> None:
-    app[DRAFTS] = drafts = Drafts()
+    """The authoring endpoints; drafts are stored in the server's database when it has one
+    (mounted after escalation_wiring.install, which opens it)."""
+    app[DRAFTS] = drafts = Drafts(app.get(STORE))
 
     async def close(app: web.Application):
         yield

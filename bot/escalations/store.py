@@ -22,6 +22,9 @@ from .model import (CANCELLED, CLOSED, FAILED, OPEN, PENDING, REROUTED, SENDING,
 
 log = logging.getLogger("policybot.escalations.store")
 
+# An authoring draft not edited for this long is deleted by the purge (the lead uploads it again).
+DRAFT_KEEP_DAYS = 30
+
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
 
@@ -288,6 +291,8 @@ class EscalationStore(ABC):
             blanked = await tx.execute("UPDATE inbox SET question = '', content = '{}', reply = NULL, purged_at = ? "
                                        "WHERE status = ? AND answered_at < ? AND purged_at IS NULL", now, ANSWERED,
                                        closed_before)
+            # Authoring drafts nobody has edited for DRAFT_KEEP_DAYS: abandoned, not personal text.
+            await tx.execute("DELETE FROM authoring_drafts WHERE updated_at < ?", now - DRAFT_KEEP_DAYS * 86400)
         if blanked:
             log.info("retention: blanked the text of %d answered inbox item(s)", blanked)
         await self._after_purge()
@@ -460,6 +465,26 @@ class EscalationStore(ABC):
                                   "ORDER BY created_at DESC, id DESC LIMIT ?", conversation_key, limit)
         return [Turn(r["id"], r["conversation_key"], r["school"], r["question"], json.loads(r["reply"]),
                      r["escalation_id"], r["created_at"]) for r in reversed(rows)]
+
+    # -- the authoring view's drafts (see adapters/authoring_api.py) --------------------------
+    async def draft_save(self, draft_id: str, school: str, body: dict, revision: int, now: float) -> None:
+        """Store a draft, or its newer revision (an older revision never overwrites a newer one)."""
+        async with self._tx() as tx:
+            await tx.execute("INSERT INTO authoring_drafts (id, school, body, revision, created_at, updated_at) "
+                             "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET body = excluded.body, "
+                             "revision = excluded.revision, updated_at = excluded.updated_at "
+                             "WHERE authoring_drafts.revision <= excluded.revision",
+                             draft_id, school, json.dumps(body), revision, now, now)
+
+    async def draft_load(self, draft_id: str) -> tuple[dict, float] | None:
+        """(the draft's body, when it was created), or None."""
+        async with self._tx() as tx:
+            row = await tx.fetchone("SELECT body, created_at FROM authoring_drafts WHERE id = ?", draft_id)
+        return (json.loads(row["body"]), row["created_at"]) if row else None
+
+    async def draft_delete(self, draft_id: str) -> bool:
+        async with self._tx() as tx:
+            return bool(await tx.execute("DELETE FROM authoring_drafts WHERE id = ?", draft_id))
 
     # -- feedback (see feedback.py for the design) ------------------------------------------
     async def record_answer(self, record: FeedbackRecord) -> bool:

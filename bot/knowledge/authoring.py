@@ -15,7 +15,7 @@ import os
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import yaml
@@ -69,6 +69,25 @@ class PolicyDraft:
     @property
     def school_path(self) -> str:
         return f"schools/{self.school}.yaml"
+
+
+def draft_to_dict(draft: PolicyDraft) -> dict:
+    """The draft as plain JSON-able data, so it can be stored (and survive a restart, and reach
+    every worker process); draft_from_dict reads it back."""
+    return asdict(draft)
+
+
+def draft_from_dict(data: dict) -> PolicyDraft:
+    """A draft stored by draft_to_dict; DraftError when the data is not one."""
+    try:
+        fields = dict(data)
+        fields["clauses"] = [DraftClause(**c) for c in fields["clauses"]]
+        school = fields.get("new_school")
+        if school is not None:
+            fields["new_school"] = NewSchool(school["name"], Contact(**school["lead"]), Contact(**school["deputy"]))
+        return PolicyDraft(**fields)
+    except (KeyError, TypeError) as exc:
+        raise DraftError(f"a stored draft could not be read ({type(exc).__name__}: {exc})") from None
 
 
 # ---------------------------------------------------------------- starting a draft

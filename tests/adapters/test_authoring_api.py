@@ -280,3 +280,50 @@ def test_uploads_are_capped_by_their_own_setting():
     assert from_env({"POLICYBOT_RELOAD_POLL_SECONDS": "0"}).reload_poll_seconds == 0
     with pytest.raises(ConfigError, match="POLICYBOT_RELOAD_POLL_SECONDS"):
         from_env({"POLICYBOT_RELOAD_POLL_SECONDS": "soon"})
+
+
+async def test_a_draft_is_kept_in_the_database_for_a_restart_and_every_worker(
+        serve_app, client, tiny_kb, docx_bytes, database):
+    """Two servers on one database stand for `serve --workers 2` (or one server before and after a
+    restart): a draft uploaded to one is shown, edited and accepted through the other, and once
+    discarded it is gone from both."""
+    settings = _settings(tiny_kb, **database)
+    base_a, _ = await serve_app(settings, factory=None, escalations=True)
+    base_b, _ = await serve_app(settings, factory=None, escalations=True)
+    await wait_ready(client, base_a)
+    await wait_ready(client, base_b)
+    status, draft = await _upload(client, base_a, docx_bytes, "St Marys policy.docx", **NEW_SCHOOL)
+    assert status == 201, draft
+    ident = draft["id"]
+
+    async with client.get(f"{base_b}/api/authoring/drafts/{ident}") as resp:
+        assert resp.status == 200
+        shown = await resp.json()
+    assert [c["id"] for c in shown["clauses"]] == [c["id"] for c in draft["clauses"]]
+    assert shown["new_school"] == "St Mary's Primary School"
+    status, edited = await _post(client, f"{base_b}/api/authoring/drafts/{ident}/edit",
+                                 {"about": {"3.1": ["put the nativity on facebook live"]}})
+    assert status == 200 and edited["revision"] == 1
+    # The first server sees the edit (it re-reads a newer revision) and tries questions on it.
+    async with client.get(f"{base_a}/api/authoring/drafts/{ident}") as resp:
+        again = await resp.json()
+    assert again["revision"] == 1
+    assert next(c for c in again["clauses"] if c["id"] == "3.1")["about"] == ["put the nativity on facebook live"]
+    status, tried = await _post(client, f"{base_a}/api/authoring/drafts/{ident}/ask", {"question": LIVESTREAM_Q})
+    assert status == 200 and tried["citations"][0]["id"] == "3.1"
+
+    async with client.delete(f"{base_a}/api/authoring/drafts/{ident}") as resp:
+        assert resp.status == 200
+    for base in (base_a, base_b):
+        async with client.get(f"{base}/api/authoring/drafts/{ident}") as resp:
+            assert resp.status == 404
+            assert "30 days" in (await resp.json())["error"]
+
+    # A second upload, accepted through the other server: written once, gone from both.
+    status, draft = await _upload(client, base_a, docx_bytes, "St Marys policy.docx", **NEW_SCHOOL)
+    ident = draft["id"]
+    status, accepted = await _post(client, f"{base_b}/api/authoring/drafts/{ident}/accept", {})
+    assert status == 200 and accepted["live"] is True, accepted
+    assert load_knowledge(tiny_kb).schools["st-marys"].name == "St Mary's Primary School"
+    async with client.get(f"{base_a}/api/authoring/drafts/{ident}") as resp:
+        assert resp.status == 404

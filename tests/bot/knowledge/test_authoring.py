@@ -81,3 +81,25 @@ def test_check_target_refuses_what_could_not_go_live(tiny_kb):
                         (("st-marys", "p", bad), "full name")]:
         with pytest.raises(authoring.DraftError, match=words):
             authoring.check_target(kb, tiny_kb, *args)
+
+
+def test_a_draft_survives_being_stored_as_json(tmp_path):
+    """What the server's database keeps (authoring_api.Drafts) reads back as the same draft."""
+    import json
+
+    from bot.knowledge.authoring import NewSchool, draft_from_dict, draft_to_dict
+    from bot.knowledge.ingest import DraftClause
+    from bot.knowledge.load import Contact
+
+    draft = authoring.PolicyDraft(
+        school="st-marys", policy_id="social-media-policy", filename="policy.docx",
+        metadata={"title": "St Mary's Policy", "adopted": "", "reviewed": "", "next_review": "Autumn 2027"},
+        clauses=[DraftClause("1.1", "1 Contact", "Staff must not befriend pupils.", 4, "", ["bullet joined"])],
+        source_text="1 Contact\n1.1 Staff must not befriend pupils.\n", source="sources/st-marys.txt",
+        excluded=[{"lines": "1-2", "why": "title block"}], skipped=["a table"], about={"1.1": ["pupil adds me"]},
+        stance={"1.1": "must not"}, review={"1.1": "reworded"},
+        new_school=NewSchool("St Mary's", Contact("Online Safety Lead", "Mrs J Smith", "j@x.org"),
+                             Contact("Designated Safeguarding Lead")), revision=3)
+    assert draft_from_dict(json.loads(json.dumps(draft_to_dict(draft)))) == draft
+    with pytest.raises(authoring.DraftError):
+        draft_from_dict({"school": "x"})
