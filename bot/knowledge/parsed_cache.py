@@ -77,7 +77,8 @@ class ParsedCache:
         with self._lock:
             writer, writes, self._writer, self._writes = self._writer, self._writes, None, []
         for write in writes:
-            write.result()
+            if (exc := write.exception()) is not None:  # a cache that cannot be written costs time only
+                log.warning("parsed-file cache: a write failed (%s: %s)", type(exc).__name__, exc)
         if writer is not None:
             writer.shutdown()
 
