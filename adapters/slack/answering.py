@@ -186,14 +186,14 @@ class SlackAnswerer:
         if self.escalations is not None:
             await self.escalations.record_answer(answer, self.answer_ref(item.id), "slack", item.user, item.question)
 
-    async def record_feedback(self, item: InboxItem, user: str, helpful: bool) -> bool:
+    async def record_feedback(self, item: InboxItem, user: str, helpful: bool, pressed_at: float | None = None) -> bool:
         """Helpful / Not helpful: into the shared feedback record (one vote per person per answer,
         a second press changes it). Without the escalation store (not wired, or the answer was
         given before feedback was kept there) the vote is kept with the question in the inbox."""
         if self.escalations is not None and await self.escalations.record_feedback(
-                self.answer_ref(item.id), "slack", user, helpful):
+                self.answer_ref(item.id), "slack", user, helpful, pressed_at):
             return True
-        await self.inbox.add_feedback(item, user, helpful)
+        await self.inbox.add_feedback(item, user, helpful, pressed_at)
         return False
 
     def asker(self, item: InboxItem) -> Asker:

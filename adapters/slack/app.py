@@ -91,6 +91,15 @@ class _ClientGiven(logging.Filter):
         return record.getMessage() != self.TEXT
 
 
+def _pressed_at(body: dict) -> float | None:
+    """When the person pressed the button: Slack's action_ts (bolt may handle two quick presses in
+    either order, and the later press must win). None when the payload has none."""
+    try:
+        return float(body["actions"][0]["action_ts"])
+    except (KeyError, IndexError, TypeError, ValueError):
+        return None
+
+
 def build_bolt_app(answerer: SlackAnswerer, client: AsyncWebClient, signing_secret: str,
                    ack_budget: float = 2.0) -> AsyncApp:
     bolt_log = logging.getLogger("policybot.slack.bolt")
@@ -175,7 +184,7 @@ def build_bolt_app(answerer: SlackAnswerer, client: AsyncWebClient, signing_secr
         item = await stored_item(body)
         if item is None:
             return
-        shared = await answerer.record_feedback(item, body["user"]["id"], helpful)
+        shared = await answerer.record_feedback(item, body["user"]["id"], helpful, _pressed_at(body))
         log.info("slack feedback: inbox=%s helpful=%s recorded=%s", item.id, helpful, "shared" if shared else "inbox")
         await tell(body, "Thanks, your feedback is recorded.")
 

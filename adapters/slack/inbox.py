@@ -94,9 +94,9 @@ class Inbox:
         claimed = await self.shared.claim_due(limit=1)
         return InboxItem(claimed[0]) if claimed else None
 
-    async def add_feedback(self, item: InboxItem, user: str, helpful: bool) -> None:
-        """One vote per person per answer; a changed mind replaces the earlier vote."""
-        await self.shared.add_vote(item.stored, user, helpful)
+    async def add_feedback(self, item: InboxItem, user: str, helpful: bool, pressed_at: float | None = None) -> None:
+        """One vote per person per answer; a later press replaces an earlier one."""
+        await self.shared.add_vote(item.stored, user, helpful, pressed_at)
 
     async def get(self, item_id: int) -> InboxItem | None:
         stored = await self.shared.get(item_id)

@@ -247,10 +247,13 @@ class TeamsAnswerer:
         # The shared feedback record (one vote per person per answer, a second press changes it);
         # without the escalation service, or for an answer given before it kept feedback, kept
         # with the activity in the inbox.
+        # When the press was received (stored before Teams got its 200): each activity is handled
+        # in its own task, so two quick presses may be handled in either order.
+        pressed_at = item.stored.created_at
         shared = self.escalations is not None and await self.escalations.record_feedback(
-            self.answer_ref(asked.id), "teams", voter, helpful)
+            self.answer_ref(asked.id), "teams", voter, helpful, pressed_at)
         if not shared:
-            await self.store.add_feedback(asked, voter, helpful)
+            await self.store.add_feedback(asked, voter, helpful, pressed_at)
         log.info("teams feedback: inbox=%s helpful=%s recorded=%s", asked.id, helpful, "shared" if shared else "store")
         return await self.reply(item, Outgoing(text="Thanks, your feedback is recorded."))
 

@@ -111,9 +111,9 @@ class TeamsStore:
 
     # --- feedback the shared record could not take ---
 
-    async def add_feedback(self, item: StoredActivity, user_id: str, helpful: bool) -> None:
-        """One vote per person per answer; a changed mind replaces the earlier vote."""
-        await self.shared.add_vote(item.stored, user_id, helpful)
+    async def add_feedback(self, item: StoredActivity, user_id: str, helpful: bool, pressed_at: float) -> None:
+        """One vote per person per answer; a later press replaces an earlier one."""
+        await self.shared.add_vote(item.stored, user_id, helpful, pressed_at)
 
     async def feedback(self, item: StoredActivity) -> list[tuple[str, bool]]:
         return await self.shared.votes(item.stored)

@@ -200,10 +200,10 @@ class Inbox:
         now = self.clock()
         return await self._store().inbox_take(item.id, now, now + self.lease_seconds, self._token())
 
-    async def add_vote(self, item: InboxItem, voter: str, helpful: bool) -> None:
+    async def add_vote(self, item: InboxItem, voter: str, helpful: bool, pressed_at: float | None = None) -> None:
         """A vote the shared feedback record could not take (an answer it never counted): kept
-        here, one per person per item, a second press replacing the first."""
-        await self._store().inbox_vote(item.id, voter, helpful, self.clock())
+        here, one per person per item, a later press (`pressed_at`) replacing an earlier one."""
+        await self._store().inbox_vote(item.id, voter, helpful, pressed_at if pressed_at is not None else self.clock())
 
     # --- reads ---
 

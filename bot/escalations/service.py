@@ -260,13 +260,15 @@ class EscalationService:
             log.error("answer not recorded for feedback: ref=%s error=%s", answer_ref, type(exc).__name__)
             return False
 
-    async def record_feedback(self, answer_ref: str, platform: str, voter: str, helpful: bool) -> bool:
-        """A person's Helpful / Not helpful on an answer: one vote per person per answer, a second
-        press changing it. False when the answer is unknown (never recorded, e.g. given before
-        feedback was kept) or the store failed (logged)."""
+    async def record_feedback(self, answer_ref: str, platform: str, voter: str, helpful: bool,
+                              pressed_at: float | None = None) -> bool:
+        """A person's Helpful / Not helpful on an answer: one vote per person per answer, a later
+        press changing it (`pressed_at`: when the channel received the press, so two quick presses
+        handled out of order keep the second). False when the answer is unknown (never recorded,
+        e.g. given before feedback was kept) or the store failed (logged)."""
         try:
             vote = await self.store.record_vote(uuid.uuid4().hex[:16], answer_ref, platform, voter, helpful,
-                                                self.clock())
+                                                pressed_at if pressed_at is not None else self.clock())
         except Exception as exc:  # noqa: BLE001 - the voter is told it was not recorded
             log.error("feedback not recorded: ref=%s error=%s", answer_ref, type(exc).__name__)
             return False

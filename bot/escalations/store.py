@@ -385,10 +385,13 @@ class EscalationStore(ABC):
                 await tx.execute(f"UPDATE inbox SET status = ? WHERE id = ? AND {_OPEN}", status, item_id)
 
     async def inbox_vote(self, item_id: int, voter: str, helpful: bool, now: float) -> None:
+        """One vote per person per item; a later press (by `now`, when it was pressed) replaces an
+        earlier one, never the reverse, whatever order two quick presses are handled in."""
         async with self._tx() as tx:
             await tx.execute("INSERT INTO inbox_votes (inbox_id, voter, helpful, created_at) VALUES (?, ?, ?, ?) "
                              "ON CONFLICT (inbox_id, voter) DO UPDATE SET helpful = excluded.helpful, "
-                             "created_at = excluded.created_at", item_id, voter, int(helpful), now)
+                             "created_at = excluded.created_at WHERE inbox_votes.created_at <= excluded.created_at",
+                             item_id, voter, int(helpful), now)
 
     async def inbox_votes(self, item_id: int) -> list[tuple[str, bool]]:
         async with self._tx() as tx:
@@ -497,9 +500,10 @@ class EscalationStore(ABC):
 
     async def record_vote(self, vote_id: str, answer_ref: str, platform: str, voter: str, helpful: bool,
                           now: float) -> FeedbackRecord | None:
-        """One vote per person per answer; a second press replaces the first. The vote takes
-        school, decision and clauses from the answer's ANSWERED row; None (nothing written)
-        when there is no such answer."""
+        """One vote per person per answer; a later press (by `now`, when it was pressed) replaces
+        an earlier one, never the reverse: two quick presses may be handled in either order. The
+        vote takes school, decision and clauses from the answer's ANSWERED row; None (nothing
+        written) when there is no such answer."""
         async with self._tx() as tx:
             row = await tx.fetchone("SELECT * FROM feedback WHERE answer_ref = ? AND event = ?",
                                     answer_ref, ANSWERED_EVENT)
@@ -510,7 +514,8 @@ class EscalationStore(ABC):
             await tx.execute(
                 f"INSERT INTO feedback ({_FB_COLUMNS}) VALUES ({', '.join('?' * 12)}) "
                 "ON CONFLICT (answer_ref, event, asker_id) DO UPDATE SET helpful = excluded.helpful, "
-                "created_at = excluded.created_at", *_fb_values(vote))
+                "created_at = excluded.created_at WHERE feedback.created_at <= excluded.created_at",
+                *_fb_values(vote))
         return vote
 
     async def feedback(self, school: str | None = None, since: float | None = None,

@@ -72,3 +72,14 @@ async def test_purge_blanks_feedback_question_text_after_retention(service, stor
     assert old.question == "" and old.purged_at == clock.now and old.decision == "answer"  # counts stay
     assert new.question == "recent" and new.purged_at is None
     assert (await service.feedback_report())["alpha"].totals.not_helpful == 1
+
+
+async def test_two_quick_presses_handled_out_of_order_keep_the_later_press(service, store):
+    """Each press is handled in its own task: the later press must win by when it was pressed,
+    not by which handler wrote last."""
+    answer = make_answer(decision="answer", reason="")
+    assert await service.record_answer(answer, "teams:7", "teams", "aad-1", "can I friend a pupil?")
+    assert await service.record_feedback("teams:7", "teams", "aad-1", False, pressed_at=1000.2)  # pressed second
+    assert await service.record_feedback("teams:7", "teams", "aad-1", True, pressed_at=1000.1)   # handled last
+    votes = [(r.asker_id, r.helpful) for r in await store.feedback(answer_ref="teams:7") if r.event == "vote"]
+    assert votes == [("aad-1", False)]

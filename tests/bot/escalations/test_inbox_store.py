@@ -161,6 +161,10 @@ async def test_references_and_votes(store):
     await box.add_vote(item, "U2", False)
     await box.add_vote(item, "U1", False)  # a changed mind
     assert sorted(await box.votes(item)) == [("U1", False), ("U2", False)]
+    # Two quick presses handled out of order: the later press stands.
+    await box.add_vote(item, "U3", False, pressed_at=2000.2)
+    await box.add_vote(item, "U3", True, pressed_at=2000.1)
+    assert ("U3", False) in await box.votes(item)
 
 
 def _old_file(path):
