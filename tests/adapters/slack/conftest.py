@@ -289,11 +289,17 @@ def command_form(text: str, team: str = "T1", channel: str = "C1", user: str = "
                       "api_app_id": "A1"})
 
 
+_PRESSES = itertools.count(1)
+
+
 def action_form(action_id: str, value: str, channel: str = "C1", user: str = "U1", team: str = "T1") -> str:
+    """A button press as Slack posts it; action_ts is when it was pressed, later for each press
+    (as Slack's own is: the bot keeps the later of two presses by it)."""
+    pressed = f"{time.time() + next(_PRESSES) * 1e-3:.6f}"
     payload = {"type": "block_actions", "team": {"id": team}, "user": {"id": user}, "api_app_id": "A1",
                "channel": {"id": channel}, "trigger_id": "tr2", "container": {"type": "message"},
                "actions": [{"action_id": action_id, "block_id": "b", "value": value, "type": "button",
-                            "action_ts": "1"}]}
+                            "action_ts": pressed}]}
     return urlencode({"payload": json.dumps(payload)})
 
 

@@ -125,3 +125,24 @@ async def test_ask_lead_button_creates_one_escalation(slack_app, client, fake_sl
             ("slack", "U1", "C1", "40.1")
     finally:
         await store.close()
+
+
+async def test_two_presses_handled_out_of_order_keep_the_later_one(slack_app, client, fake_slack):
+    """Slack says when each press happened (action_ts); the vote that stands is the later press,
+    whichever request the bot handled last."""
+    import json
+    from urllib.parse import parse_qs, urlencode
+
+    base, app = await slack_app(escalations=True)
+    await wait_ready(client, base)
+    reply = await ask_by_command(client, base, fake_slack)
+    ref = button_value(reply, bk.HELPFUL)
+    later = action_form(bk.NOT_HELPFUL, ref, user="U1")
+    earlier = json.loads(parse_qs(action_form(bk.HELPFUL, ref, user="U1"))["payload"][0])
+    earlier["actions"][0]["action_ts"] = f"{float(json.loads(parse_qs(later)['payload'][0])['actions'][0]['action_ts']) - 5:.6f}"
+    earlier = urlencode({"payload": json.dumps(earlier)})
+    for body in (later, earlier):  # the earlier press arrives last
+        assert (await post(client, base, body, signed(body, content_type=FORM)))[0] == 200
+    await fake_slack.wait_for("chat.postEphemeral", 3)
+    rows = await app[ESCALATIONS].service.store.feedback(answer_ref=f"slack:{ref}")
+    assert [(r.asker_id, r.helpful) for r in rows if r.event == "vote"] == [("U1", False)]
