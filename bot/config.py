@@ -110,7 +110,7 @@ class Settings:
     blas_threads: int = 1
     # Questions one server process answers at once (the rest wait their turn, first come first
     # served); see "Scaling" in the README for why fewer answer sooner at the 99th percentile.
-    answer_threads: int = 2
+    answer_threads: int = 1
     # --- server (issue 4) ---
     # Interface `policybot serve` binds to; the web chat is on by default only on loopback.
     host: str = "127.0.0.1"

@@ -47,5 +47,5 @@ def test_at_most_answer_threads_questions_run_at_once_in_arrival_order(threads):
 
 
 def test_answer_threads_setting():
-    assert from_env({}).answer_threads == 2
+    assert from_env({}).answer_threads == 1
     assert from_env({"POLICYBOT_ANSWER_THREADS": "6"}).answer_threads == 6
