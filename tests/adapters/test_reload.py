@@ -148,7 +148,8 @@ async def test_an_answer_in_flight_during_a_swap_finishes_on_the_old_bot(serve_a
         built.append(Gated(bot) if not built else bot)
         return built[-1]
 
-    base, app = await serve_app(_settings(tiny_kb, reload_poll_seconds=0), factory=factory)
+    # Two answers at once: one held in flight on the old bot while another is asked after the swap.
+    base, app = await serve_app(_settings(tiny_kb, reload_poll_seconds=0, answer_threads=2), factory=factory)
     await wait_ready(client, base)
     in_flight = asyncio.create_task(_ask(client, base))
     assert await asyncio.to_thread(built[0].entered.wait, 20)
