@@ -35,7 +35,11 @@ MODEL_FILE = "answerability.yaml"
 FLOOR, CEILING = 0.01, 0.99
 
 PAIR_FEATURES = {"bm25": LEXICAL_EVIDENCE, "fused": FUSED_EVIDENCE, "semantic": FUSED_EVIDENCE}
-_QUESTION_LEXICAL = ("p1", "p2", "p3", "p_gap", "specificity", "question_words", "top_coverage",
+# p_gap (p1 - p2, on the logit scale) is computed for the logs but not fitted on: the model has p1
+# and p2, so it adds no information, only a second path for the same weight through the penalty.
+# Leaving it out measured 0.857 -> 0.872 answered-correct, 0.113 -> 0.098 false escalation,
+# escalation recall 0.783 unchanged (fused, leave-one-set-out; README "Confidence").
+_QUESTION_LEXICAL = ("p1", "p2", "p3", "specificity", "question_words", "top_coverage",
                      "coverage1", "phrase1")
 QUESTION_FEATURES = {"bm25": _QUESTION_LEXICAL,
                      "fused": _QUESTION_LEXICAL + ("top_best", "top_sent", "sent1"),
