@@ -262,9 +262,9 @@ async def _entry(request: web.Request) -> tuple[str, Entry | None]:
 
 
 def _gone(request: web.Request) -> web.Response:
-    kept = ("until accepted or discarded (or 30 days untouched)" if request.app[DRAFTS].holder is not None
+    kept = ("until accepted or discarded, or for 30 days without an edit" if request.app[DRAFTS].holder is not None
             else "in this server process only, until accepted, discarded or it restarts")
-    return json_error(404, f"No such draft (drafts are kept {kept}); upload the document again.")
+    return json_error(404, f"No such draft. Drafts are kept {kept}; upload the document again.")
 
 
 async def show(request: web.Request) -> web.Response:
