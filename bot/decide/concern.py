@@ -184,5 +184,5 @@ def model_path(knowledge_dir: Path) -> Path:
 
 def seed_path(knowledge_dir: Path, model_version: str) -> Path:
     """The bank's vectors shipped beside it (written by `policybot concerns fit`), so a first
-    start does not spend ~15 s on 2 cores encoding 3,000 exemplars before it can answer."""
+    start does not spend ~13 s on 2 cores encoding the bank's ~7,000 texts before it can answer."""
     return knowledge_dir / CONCERNS_DIR / "vectors" / f"{model_version}.npz"
