@@ -28,6 +28,7 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 from adapters.rate_limit import rate_limited_text
 from adapters.runtime import BotRuntime, NotReady
 from bot.decide.answer import URGENT, Answer, QuestionError, sent_unasked
+from bot.escalations.cancellation import release_on_cancel
 from bot.escalations.inbox import sweep_forever
 from bot.escalations.delivery import Delivery, not_recorded
 from bot.escalations.model import Asker
@@ -134,7 +135,7 @@ class SlackAnswerer:
                 try:
                     ok = await self._handle(item)
                 except asyncio.CancelledError:
-                    await asyncio.shield(self.inbox.release(item))
+                    await release_on_cancel(self.inbox.release(item), "slack", item.id)
                     raise
                 if not ok:
                     wait = await self.inbox.retry_later(item)

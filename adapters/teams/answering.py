@@ -19,6 +19,7 @@ from adapters.rate_limit import rate_limited_text
 from adapters.runtime import BotRuntime, NotReady
 from bot.decide.answer import Answer, QuestionError, sent_unasked
 from bot.escalations.delivery import Delivery, not_recorded
+from bot.escalations.cancellation import release_on_cancel
 from bot.escalations.inbox import InboxUnavailable, sweep_forever
 from bot.escalations.model import ASKED_BY_USER, Asker, Escalation, IllegalTransition, NotFound
 from bot.render import as_escalation, delivery_line
@@ -122,7 +123,7 @@ class TeamsAnswerer:
                     log.error("teams: bot not ready; inbox=%s tried again later", item.id)
                     ok = False
                 except asyncio.CancelledError:
-                    await asyncio.shield(self.store.release(item))
+                    await release_on_cancel(self.store.release(item), "teams", item.id)
                     raise
                 if ok:
                     await self.store.mark_done(item)

@@ -26,6 +26,8 @@ import uuid
 from dataclasses import dataclass, field, replace
 from typing import Any, AsyncIterator, Awaitable, Callable
 
+from .cancellation import raise_if_cancelling
+
 log = logging.getLogger("policybot.inbox")
 
 # pending -> sending (a reply is about to go out; it may be there already) -> answered
@@ -156,6 +158,7 @@ class Inbox:
                     if not await self.hold(item):
                         return
                 except Exception as exc:  # noqa: BLE001 - the next renewal may work
+                    raise_if_cancelling(exc)
                     log.warning("inbox lease not renewed: channel=%s inbox=%s error=%s", self.channel, item.id,
                                 type(exc).__name__)
 
@@ -242,5 +245,6 @@ async def sweep_forever(replay: Callable[[], Awaitable[int]], every: float, what
         try:
             await replay()
         except Exception as exc:  # noqa: BLE001 - the next pass may work
+            raise_if_cancelling(exc)
             log.warning("%s replay pass failed: %s", what, type(exc).__name__)
         await asyncio.sleep(every)

@@ -24,6 +24,7 @@ import uuid
 from typing import Callable
 
 from . import routing
+from .cancellation import raise_if_cancelling
 from .model import ANSWER_TO_ASKER, OPEN, Escalation, NotFound, OutboxMessage
 from .notify import NotifierRegistry, PermanentError
 from .store import EscalationStore
@@ -156,8 +157,10 @@ class OutboxWorker:
         async def renew() -> None:
             while True:
                 await asyncio.sleep(lease / 3)
-                with contextlib.suppress(Exception):  # a failed renewal only shortens the lease
+                try:
                     await self.store.renew_lease(m, self.clock() + lease)
+                except Exception as exc:  # noqa: BLE001 - a failed renewal only shortens the lease
+                    raise_if_cancelling(exc)
 
         task = asyncio.create_task(renew())
         try:

@@ -7,6 +7,7 @@ due message. busy_timeout makes the second one wait rather than fail.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sqlite3
 from contextlib import asynccontextmanager
@@ -112,7 +113,9 @@ class SqliteStore(EscalationStore):
             try:
                 yield _SqliteTx(self._conn)
             except BaseException:
-                await self._conn.execute("ROLLBACK")
+                # The original exception (a cancel, above all) must come out, not a failed rollback's.
+                with contextlib.suppress(Exception):
+                    await self._conn.execute("ROLLBACK")
                 raise
             await self._conn.execute("COMMIT")
 
