@@ -15,9 +15,9 @@ from typing import Awaitable
 log = logging.getLogger("policybot.escalations")
 
 
-def raise_if_cancelling(exc: BaseException) -> None:
-    """Call in an `except Exception` block: re-raises as CancelledError when this task has been
-    asked to stop."""
+def raise_if_cancelling(exc: BaseException | None = None) -> None:
+    """Raises CancelledError when this task has been asked to stop: in an `except Exception`
+    block (a cancel turned into another error), or after a call that may have swallowed one."""
     task = asyncio.current_task()
     if task is not None and task.cancelling():
         raise asyncio.CancelledError() from exc
@@ -32,3 +32,16 @@ async def release_on_cancel(release: Awaitable, channel: str, item_id: object) -
     except Exception as exc:  # noqa: BLE001 - the cancel must still come out
         log.warning("%s inbox=%s not released at shutdown (%s); its lease runs out instead", channel, item_id,
                     type(exc).__name__)
+
+
+async def stop_task(task: asyncio.Task) -> None:
+    """Cancel a helper task and wait for it to end, without swallowing a cancel of the caller: a
+    bare `suppress(CancelledError)` around the wait also eats the caller's own cancel when it
+    arrives meanwhile (the hang this module is about)."""
+    task.cancel()
+    try:
+        await task
+    except asyncio.CancelledError:
+        current = asyncio.current_task()
+        if current is not None and current.cancelling():
+            raise

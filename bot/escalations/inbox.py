@@ -26,7 +26,7 @@ import uuid
 from dataclasses import dataclass, field, replace
 from typing import Any, AsyncIterator, Awaitable, Callable
 
-from .cancellation import raise_if_cancelling
+from .cancellation import raise_if_cancelling, stop_task
 
 log = logging.getLogger("policybot.inbox")
 
@@ -166,9 +166,7 @@ class Inbox:
         try:
             yield True
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await stop_task(task)
 
     async def mark_sending(self, item: InboxItem) -> None:
         """Just before the reply goes out: after a crash, a "sending" item is looked up in the
@@ -247,4 +245,5 @@ async def sweep_forever(replay: Callable[[], Awaitable[int]], every: float, what
         except Exception as exc:  # noqa: BLE001 - the next pass may work
             raise_if_cancelling(exc)
             log.warning("%s replay pass failed: %s", what, type(exc).__name__)
+        raise_if_cancelling(None)  # a cancel something inside the pass swallowed
         await asyncio.sleep(every)

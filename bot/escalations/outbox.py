@@ -24,7 +24,7 @@ import uuid
 from typing import Callable
 
 from . import routing
-from .cancellation import raise_if_cancelling
+from .cancellation import raise_if_cancelling, stop_task
 from .model import ANSWER_TO_ASKER, OPEN, Escalation, NotFound, OutboxMessage
 from .notify import NotifierRegistry, PermanentError
 from .store import EscalationStore
@@ -166,9 +166,7 @@ class OutboxWorker:
         try:
             yield
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await stop_task(task)
 
     async def _give_up(self, m: OutboxMessage, esc: Escalation, why: str) -> None:
         """Hand the message to the next contact in its chain (recorded), or fail it if none is left."""

@@ -47,3 +47,32 @@ async def test_a_failed_release_on_the_way_out_does_not_replace_the_cancel(caplo
     with pytest.raises(asyncio.CancelledError):
         await task
     assert "teams inbox=7 not released at shutdown (OSError)" in caplog.text
+
+
+async def test_a_cancel_arriving_while_a_helper_is_stopped_is_not_swallowed():
+    """The lease renewal is stopped when an answer ends; a cancel of the answer arriving during
+    that wait must still end the answer (a bare suppress(CancelledError) ate it)."""
+    from bot.escalations.cancellation import stop_task
+
+    async def helper() -> None:
+        try:
+            await asyncio.sleep(60)
+        finally:
+            await asyncio.sleep(0.2)  # takes a moment to wind down
+
+    async def answer() -> str:
+        await stop_task(asyncio.create_task(helper()))
+        return "carried on"
+
+    async def sweep_like() -> None:
+        while True:  # what sweep_forever does with a pass that swallowed the cancel
+            await answer()
+            await asyncio.sleep(3600)
+
+    task = asyncio.create_task(sweep_like())
+    await asyncio.sleep(0.05)
+    task.cancel()
+    done, _ = await asyncio.wait({task}, timeout=5)
+    assert task in done and task.cancelled()
+    # And stopping a helper when nobody cancels the caller just returns.
+    assert await answer() == "carried on"
