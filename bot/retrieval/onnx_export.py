@@ -43,8 +43,9 @@ def read_safetensors(path: Path) -> dict[str, np.ndarray]:
     return out
 
 
-def build_model(model_dir: Path):
-    """The ONNX ModelProto for the sentence-transformers model in `model_dir`."""
+def build_model(model_dir: Path, weights_path: Path | None = None):
+    """The ONNX ModelProto for the sentence-transformers model in `model_dir`, with its own
+    weights or those in `weights_path` (the same architecture, e.g. tuned; fp16 is widened)."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
@@ -55,7 +56,7 @@ def build_model(model_dir: Path):
     hidden, heads = config["hidden_size"], config["num_attention_heads"]
     head_dim = hidden // heads
     eps = float(config.get("layer_norm_eps", 1e-12))
-    weights = read_safetensors(model_dir / "model.safetensors")
+    weights = read_safetensors(weights_path or model_dir / "model.safetensors")
 
     nodes, inits = [], []
     counter = [0]
@@ -150,13 +151,13 @@ def build_model(model_dir: Path):
     return model
 
 
-def export(model_dir: Path, target: Path, quantize: bool = False) -> Path:
+def export(model_dir: Path, target: Path, quantize: bool = False, weights: Path | None = None) -> Path:
     """Writes the ONNX file (atomically: a half-written model is never picked up)."""
     import onnx
 
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(target.name + ".tmp")
-    onnx.save(build_model(model_dir), str(tmp))
+    onnx.save(build_model(model_dir, weights), str(tmp))
     if quantize:
         from onnxruntime.quantization import QuantType, quantize_dynamic
 

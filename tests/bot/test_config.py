@@ -65,3 +65,13 @@ def test_blas_threads_default_one_and_configurable():
     assert from_env({"POLICYBOT_BLAS_THREADS": "0"}).blas_threads == 0
     with pytest.raises(ConfigError):
         from_env({"POLICYBOT_BLAS_THREADS": "-1"})
+
+
+def test_encoder_weights_default_tuned_base_or_a_file_that_exists(tmp_path):
+    assert from_env({}).encoder_weights == Settings().encoder_weights == "tuned"
+    assert from_env({"POLICYBOT_ENCODER_WEIGHTS": "base"}).encoder_weights == "base"
+    weights = tmp_path / "ours.safetensors"
+    weights.write_bytes(b"x")
+    assert from_env({"POLICYBOT_ENCODER_WEIGHTS": str(weights)}).encoder_weights == str(weights)
+    with pytest.raises(ConfigError, match="POLICYBOT_ENCODER_WEIGHTS"):
+        from_env({"POLICYBOT_ENCODER_WEIGHTS": str(tmp_path / "typo.safetensors")})

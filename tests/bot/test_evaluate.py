@@ -51,3 +51,23 @@ def test_logistic_fit_orders_by_the_informative_feature():
     assert model.weights[0] > 3 and abs(model.weights[1]) < 0.5
     p = model.probabilities([{"a": 0.9, "b": 0.5}, {"a": 0.1, "b": 0.5}])
     assert p[0] > 0.9 and p[1] < 0.1
+
+
+def _scored(expect, confidence, ranked, gold=("yes",)):
+    """An outcome that reached retrieval (a search and features), at `confidence`."""
+    from dataclasses import replace
+
+    return replace(outcome(expect, "answer", gold, ranked, ranked[:1]), confidence=confidence, features={},
+                   search=object())
+
+
+def test_separation_is_the_chance_a_good_answer_outranks_a_bad_one():
+    from bot.evaluate_answers import separation
+
+    good = [_scored("answer", c, ["yes it is"]) for c in (0.9, 0.8, 0.6)]
+    escalations = [_scored("escalate", c, ["yes it is"], gold=()) for c in (0.7, 0.2)]
+    missed = [_scored("answer", 0.95, ["no"])]  # answerable, but no top-3 clause has the gold
+    # pairs (good, bad): 3 x 3 = 9; good above bad: 0.9 > 0.7, 0.2; 0.8 > 0.7, 0.2; 0.6 > 0.2 -> 5
+    assert math.isclose(separation(good + escalations + missed), 5 / 9)
+    assert separation(good) != separation(good)  # NaN: nothing to order against
+    assert separation(good + [_scored("escalate", 0.1, ["x"], gold=())]) == 1.0

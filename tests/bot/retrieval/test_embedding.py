@@ -1,4 +1,5 @@
-"""The ONNX export agrees with the reference runtime (sentence-transformers on torch)."""
+"""The ONNX export agrees with the reference runtime (sentence-transformers on torch), and the
+shipped tuned weights run through the same graph."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -15,6 +16,12 @@ REFERENCE = REPO / "tests" / "data" / "minilm_reference.npz"
 
 @pytest.fixture(scope="session")
 def encoder(model_cache: Path):
+    """The base weights: the reference vectors were made from them."""
+    return load_encoder(model_cache, weights=embedding.BASE)
+
+
+@pytest.fixture(scope="session")
+def tuned(model_cache: Path):
     return load_encoder(model_cache)
 
 
@@ -46,7 +53,7 @@ def test_related_texts_are_closer_than_unrelated_ones(encoder):
 def test_export_is_written_once_and_reused(model_cache: Path, encoder):
     path = embedding.onnx_path(model_cache, embedding.model_dir(), "fp32")
     before = path.stat().st_mtime_ns
-    again = load_encoder(model_cache)
+    again = load_encoder(model_cache, weights=embedding.BASE)
     assert again.version == encoder.version == path.stem
     assert path.stat().st_mtime_ns == before
 
@@ -67,7 +74,7 @@ def test_missing_model_package_is_reported_not_raised_as_import_error(monkeypatc
 
 
 def test_a_corrupt_model_file_is_reported(tmp_path: Path):
-    path = embedding.onnx_path(tmp_path, embedding.model_dir(), "fp32")
+    path = embedding.onnx_path(tmp_path, embedding.model_dir(), "fp32", embedding.weights_file())
     path.parent.mkdir(parents=True)
     path.write_bytes(b"not an onnx model")
     with pytest.raises(EmbeddingUnavailable, match="cannot load"):
@@ -121,3 +128,21 @@ def test_token_budget_batches_and_windows_keep_every_vector_in_place(encoder, mo
     batched = encoder.encode(texts)
     assert batched.shape == (23, 384)
     assert float(np.min(np.sum(alone * batched, axis=1))) > 0.9999
+
+
+def test_the_tuned_weights_are_the_default_a_model_of_their_own_and_the_same_kind(encoder, tuned):
+    texts = ["can I add a pupil on facebook?",
+             "Staff must not accept friend requests from pupils on social networks.",
+             "The canteen serves lunch from twelve o'clock."]
+    assert tuned.version != encoder.version and "-t" in tuned.version  # its own ONNX file and vector cache
+    ours, base = tuned.encode(texts), encoder.encode(texts)
+    assert np.allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
+    agreement = np.sum(ours * base, axis=1)
+    assert np.all(agreement < 0.999) and np.all(agreement > 0.5)  # tuned from the base, not another model
+    q, near, far = ours
+    assert q @ near > q @ far + 0.2
+
+
+def test_weights_that_are_not_there_are_reported(tmp_path: Path):
+    with pytest.raises(EmbeddingUnavailable, match="not found"):
+        load_encoder(tmp_path, weights=str(tmp_path / "missing.safetensors"))
