@@ -127,3 +127,15 @@ def test_docx_to_checked_school_without_typing_yaml(tmp_path):
     school.write_text(school.read_text().split("deputy:")[0] + "policies:\n  - social-media-policy\n")
     proc = run(["kb", "check", "--dir", str(kb)])
     assert proc.returncode == 1 and "-> Add the deputy to the school file" in proc.stderr
+
+
+def test_encoder_tune_without_torch_says_what_to_install_and_changes_nothing(tiny_kb, tmp_path):
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is not None:
+        pytest.skip("torch is installed here; the message is for machines without it")
+    out = tmp_path / "weights.safetensors"
+    result = run(["encoder", "tune", "--out", str(out)], tiny_kb)
+    assert result.returncode == 2
+    assert "needs torch" in result.stderr and "runs without it" in result.stderr
+    assert not out.exists()
