@@ -17,7 +17,8 @@ EVAL_DIR = REPO.parent / "shared" / "eval"
 
 def _pairs():
     root = bundled_knowledge_dir()
-    return load_knowledge(root), training_pairs(load_knowledge(root), root / "drafts")
+    kb = load_knowledge(root)
+    return kb, training_pairs(kb, root / "drafts")
 
 
 def test_every_pair_is_a_query_and_the_passage_of_a_clause_of_its_school():
