@@ -139,15 +139,25 @@ def long_questions(outcomes: list[Outcome], sentences: int = 3) -> list[Outcome]
     return [o for o in outcomes if len(sentence_spans(o.text or o.item.question)) >= sentences]
 
 
+def _judged(outcomes: list[Outcome]) -> list[Outcome]:
+    """The questions the answerability model gave a confidence to (reached retrieval, not live concerns)."""
+    return [o for o in outcomes if o.search is not None and not o.item.urgent and o.features is not None]
+
+
+def _cited_answers(o: Outcome) -> bool:
+    """A question to answer, and a top-3 clause answers it: what the confidence is a probability of."""
+    return o.item.expect == ANSWER and o.hit(o.ranked[:3])
+
+
 def separation(outcomes: list[Outcome]) -> float:
     """How well the confidence orders questions, whatever the threshold: the chance that a
     question a cited clause answers gets a higher confidence than one it should not be answered
     from (escalations, and answers whose top three clauses miss the gold). The figures at the
     threshold move along one trade-off as features come and go; this says whether the order
     itself got better. NaN when either side is empty."""
-    usable = [o for o in outcomes if o.search is not None and not o.item.urgent and o.features is not None]
-    good = np.array([o.confidence for o in usable if o.item.expect == ANSWER and o.hit(o.ranked[:3])])
-    bad = np.array([o.confidence for o in usable if not (o.item.expect == ANSWER and o.hit(o.ranked[:3]))])
+    usable = _judged(outcomes)
+    good = np.array([o.confidence for o in usable if _cited_answers(o)])
+    bad = np.array([o.confidence for o in usable if not _cited_answers(o)])
     if not len(good) or not len(bad):
         return float("nan")
     above = (good[:, None] > bad[None, :]).sum() + 0.5 * (good[:, None] == bad[None, :]).sum()
@@ -160,14 +170,14 @@ BUCKETS = (0.0, 0.2, 0.4, 0.6, 0.8, 0.9, 1.0)
 def reliability(outcomes: list[Outcome]) -> list[tuple[str, int, float, float]]:
     """(bucket, questions, mean confidence, share where a cited clause answers a question that
     should be answered) for the questions that reached retrieval: does 70% mean 70%?"""
-    usable = [o for o in outcomes if o.search is not None and not o.item.urgent and o.features is not None]
+    usable = _judged(outcomes)
     rows = []
     for lo, hi in zip(BUCKETS, BUCKETS[1:]):
         inside = [o for o in usable if lo <= o.confidence < hi or (hi == 1.0 and o.confidence == 1.0)]
         if not inside:
             rows.append((f"{lo:.1f}-{hi:.1f}", 0, float("nan"), float("nan")))
             continue
-        observed = np.mean([o.item.expect == ANSWER and o.hit(o.ranked[:3]) for o in inside])
+        observed = np.mean([_cited_answers(o) for o in inside])
         rows.append((f"{lo:.1f}-{hi:.1f}", len(inside), float(np.mean([o.confidence for o in inside])),
                      float(observed)))
     return rows
