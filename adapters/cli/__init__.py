@@ -367,25 +367,32 @@ def _cmd_eval(args: argparse.Namespace, settings: config.Settings) -> int:
         if not args.summary:
             print(evaluate.report(systems))
     if loso:
-        _print_loso_summary(loso)
+        _print_loso_summary(loso, bots)
     return 0
 
 
-def _print_loso_summary(loso: dict) -> None:
-    """The headline figures: each held-out set, the mean, long questions, and the reliability table."""
+def _print_loso_summary(loso: dict, bots: dict) -> None:
+    """The headline figures: each held-out set, the mean, the mean at the shipped threshold, long
+    questions, and the reliability table."""
     from bot import evaluate, evaluate_answers
     import numpy as np
+
+    keys = [k for k, _ in evaluate._COLUMNS]
+
+    def mean_row(name: str, folds: list, width: int) -> str:
+        means = {k: float(np.nanmean([evaluate.metrics(f.outcomes)[k] for f in folds])) for k in keys}
+        return f"{name:{width}}{'':>4}  " + "  ".join(f"{evaluate._fmt(means[k]):>9}" for k in keys)
 
     for mode, folds in loso.items():
         label = _MODE_LABELS[mode]
         rows = {f"{f.held_out} (held out)": f.outcomes for f in folds}
         print(f"== {label}: leave-one-set-out (answerability model fitted on the other sets)")
-        table = evaluate.summary(rows).rstrip("\n").split("\n")
-        print("\n".join(table))
-        keys = [k for k, _ in evaluate._COLUMNS]
-        means = {k: float(np.nanmean([evaluate.metrics(f.outcomes)[k] for f in folds])) for k in keys}
-        name_width = max(len(n) for n in rows) + 2
-        print(f"{'mean of sets':{name_width}}{'':>4}  " + "  ".join(f"{evaluate._fmt(means[k]):>9}" for k in keys))
+        print(evaluate.summary(rows).rstrip("\n"))
+        width = max(len(n) for n in rows) + 2
+        print(mean_row("mean of sets", folds, width))
+        shipped = bots[mode].model.threshold
+        print(mean_row(f"mean at {shipped:.2f}", evaluate_answers.at_threshold(bots[mode], folds, shipped), width)
+              + "   <- the same folds at the shipped model's threshold")
         long_rows = {f"{f.held_out}, 3+ sentences": evaluate_answers.long_questions(f.outcomes) for f in folds}
         long_rows = {k: v for k, v in long_rows.items() if v}
         if long_rows:

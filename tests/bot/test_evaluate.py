@@ -71,3 +71,33 @@ def test_separation_is_the_chance_a_good_answer_outranks_a_bad_one():
     assert math.isclose(separation(good + escalations + missed), 5 / 9)
     assert separation(good) != separation(good)  # NaN: nothing to order against
     assert separation(good + [_scored("escalate", 0.1, ["x"], gold=())]) == 1.0
+
+
+def test_at_threshold_redecides_each_held_out_question_by_its_own_confidence(tiny_kb):
+    """The 'mean at the shipped threshold' row: the fold's own models, only the threshold moved."""
+    from dataclasses import replace
+
+    from bot.decide.answer import ANSWER, ESCALATE
+    from bot.evaluate import run_bot
+    from bot.evaluate_answers import Fold, at_threshold, redecide
+    from tests.bot.decide.test_answer import make_bot
+
+    bot = make_bot(tiny_kb)
+    items = [Item("1", "alpha", "can I post pics of my class on my facebook?", ANSWER, ("Photographs of pupils",)),
+             Item("2", "beta", "friend requests from former pupils", ANSWER, ("former pupils",)),
+             Item("3", "beta", "may the academy monitor my phone?", ANSWER, ("monitor internet use",)),
+             Item("4", "alpha", "what colour is the staffroom kettle?", ESCALATE)]
+    model = replace(bot.model, threshold=0.0)
+    fold = Fold("set", model, [redecide(bot, o, model) for o in run_bot(bot, items)])
+    confidences = sorted({o.confidence for o in fold.outcomes if o.decision == ANSWER})
+    assert len(confidences) >= 2, "the example needs answers at two confidences"
+    t = confidences[-1]
+    (moved,) = at_threshold(bot, [fold], t)
+    assert moved.held_out == "set" and moved.model.threshold == t
+    for before, after in zip(fold.outcomes, moved.outcomes):
+        assert after.confidence == before.confidence
+        if before.decision == ANSWER:
+            assert after.decision == (ANSWER if before.confidence >= t else ESCALATE)
+        else:
+            assert after.decision == before.decision
+    assert [o.decision for o in moved.outcomes].count(ESCALATE) > [o.decision for o in fold.outcomes].count(ESCALATE)
