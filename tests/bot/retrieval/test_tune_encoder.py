@@ -8,7 +8,8 @@ import yaml
 
 from bot.knowledge.load import bundled_knowledge_dir, load_knowledge
 from bot.retrieval.semantic import clause_texts
-from bot.retrieval.tune_encoder import Pair, pairs_digest, school_batches, training_pairs
+from bot.retrieval.tune_encoder import (Pair, Silent, _silent_feed, batch_columns, pairs_digest, school_batches,
+                                        silent_queries, training_pairs)
 from bot.decide.answer import clean_question
 from tests.conftest import REPO
 
@@ -32,13 +33,50 @@ def test_every_pair_is_a_query_and_the_passage_of_a_clause_of_its_school():
     assert len(set(pairs)) == len(pairs)
 
 
+def _fold(text: str) -> str:
+    return " ".join(clean_question(text, 100_000).lower().split())
+
+
 def test_no_training_query_is_an_evaluation_question():
-    _, pairs = _pairs()
+    kb, pairs = _pairs()
+    silent = silent_queries(kb, bundled_knowledge_dir() / "drafts")
     files = sorted(EVAL_DIR.glob("*.yaml"))
     assert files, f"the labelled sets are expected beside the repository in {EVAL_DIR}"
-    fold = lambda t: " ".join(clean_question(t, 100_000).lower().split())  # noqa: E731
-    asked = {fold(str(q["question"])) for f in files for q in yaml.safe_load(f.read_text()) or []}
-    assert not asked & {fold(p.query) for p in pairs}
+    asked = {_fold(str(q["question"])) for f in files for q in yaml.safe_load(f.read_text()) or []}
+    assert not asked & {_fold(p.query) for p in pairs}
+    assert silent and not asked & {_fold(q.query) for q in silent}
+
+
+def test_silent_training_questions_are_not_the_escalation_check_and_name_their_schools_clauses():
+    kb, _ = _pairs()
+    drafts = bundled_knowledge_dir() / "drafts"
+    silent = silent_queries(kb, drafts)
+    check = {_fold(q["text"]) for f in (drafts / "silent-questions").glob("*.yaml")
+             for q in yaml.safe_load(f.read_text())["questions"]}
+    assert len(silent) > 250 and len({q.school for q in silent}) == len(kb.schools)
+    assert not check & {_fold(q.query) for q in silent}
+    passages = {slug: {clause_texts(c)[0] for c in school.clauses} for slug, school in kb.schools.items()}
+    assert all(q.nearest == "" or q.nearest in passages[q.school] for q in silent)
+    assert sum(bool(q.nearest) for q in silent) > len(silent) / 2
+
+
+def test_a_silent_question_targets_the_no_answer_column_and_brings_its_nearest_clause():
+    batch = [Pair("a", "q1", "p1"), Pair("a", "q2", "p2"), Pair("a", "q3", "p1")]
+    silent = [Silent("a", "s1", "p3"), Silent("a", "s2", "p2"), Silent("a", "s3", "")]
+    texts, passages, targets = batch_columns(batch, silent)
+    assert texts == ["q1", "q2", "q3", "s1", "s2", "s3"]
+    assert passages == ["p1", "p2", "p3"]  # p1 once; p3 joins as s1's hard negative
+    assert targets == [0, 1, 0, 3, 3, 3]  # 3: the column after the passages
+    assert batch_columns(batch, []) == (["q1", "q2", "q3"], ["p1", "p2"], [0, 1, 0])
+
+
+def test_each_batch_takes_the_next_silent_questions_of_its_own_school():
+    silent = [Silent(s, f"{s}{i}", "") for s in "ab" for i in range(6)]
+    take = _silent_feed(silent, random.Random(0))
+    first, second, third = take("a"), take("a"), take("b")
+    assert {q.school for q in first + second} == {"a"} and {q.school for q in third} == {"b"}
+    assert len(first) == 4 and len(set(first) | set(second)) == 6  # it cycles through all of them
+    assert take("c") == []
 
 
 def test_batches_hold_one_school_each_and_every_pair_once():
