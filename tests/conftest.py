@@ -36,7 +36,7 @@ def bundled_bot():
 NOTE_QUESTION = "Can I use ChatGPT to help write my pupils' end of year reports?"
 NOTE_ANSWER = ("Yes, but never paste a pupil's name or any personal data into it, and check every word "
                "yourself before the report goes home.")
-NOTE_SIMILAR = "is it ok to use an AI chatbot like chatgpt to draft reports for my class?"
+NOTE_SIMILAR = "is it ok to use chatgpt to help write the end of year reports for my class?"
 
 
 @pytest.fixture(scope="session")

@@ -43,7 +43,7 @@ _HOST = re.compile(r"^(\*\.)?[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[
 EXAMPLE_QUESTIONS = (
     ("can I accept a friend request from a parent?", "Contact with parents on social media"),
     ("a pupil has followed me on Instagram, what should I do?", "Contact with pupils online"),
-    ("can I use my own phone to take photos of pupils?", "Photos, videos and personal devices"),
+    ("can I post photos of my class on my own Instagram?", "Photos of pupils on personal accounts"),
 )
 
 

@@ -75,3 +75,11 @@ def test_encoder_weights_default_tuned_base_or_a_file_that_exists(tmp_path):
     assert from_env({"POLICYBOT_ENCODER_WEIGHTS": str(weights)}).encoder_weights == str(weights)
     with pytest.raises(ConfigError, match="POLICYBOT_ENCODER_WEIGHTS"):
         from_env({"POLICYBOT_ENCODER_WEIGHTS": str(tmp_path / "typo.safetensors")})
+
+
+def test_the_concern_detectors_weights_are_a_setting_of_their_own(tmp_path):
+    assert from_env({}).concern_encoder_weights == Settings().concern_encoder_weights == "tuned"
+    settings = from_env({"POLICYBOT_CONCERN_ENCODER_WEIGHTS": "base", "POLICYBOT_ENCODER_WEIGHTS": "tuned"})
+    assert (settings.concern_encoder_weights, settings.encoder_weights) == ("base", "tuned")
+    with pytest.raises(ConfigError, match="POLICYBOT_CONCERN_ENCODER_WEIGHTS"):
+        from_env({"POLICYBOT_CONCERN_ENCODER_WEIGHTS": str(tmp_path / "typo.safetensors")})

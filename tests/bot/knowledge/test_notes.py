@@ -226,7 +226,7 @@ AI_ANSWER = ("Yes, but never paste a pupil's name or any personal data into it, 
 
 def test_a_saved_note_answers_a_similar_question_as_the_leads_dated_guidance(bundled_copy):
     settings = Settings(knowledge_dir=bundled_copy, today=TODAY)
-    similar = "is it ok to use an AI chatbot like chatgpt to draft reports for my class?"
+    similar = "is it ok to use chatgpt to help write the end of year reports for my class?"
     before = build_bot(settings).answer("tsat", similar)
     assert all(c.source == "policy" for c in before.citations)
     save(bundled_copy, "tsat", Keep(note=True, keep_question=True, question=AI_QUESTION), answer=AI_ANSWER,

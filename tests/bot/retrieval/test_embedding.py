@@ -146,3 +146,16 @@ def test_the_tuned_weights_are_the_default_a_model_of_their_own_and_the_same_kin
 def test_weights_that_are_not_there_are_reported(tmp_path: Path):
     with pytest.raises(EmbeddingUnavailable, match="not found"):
         load_encoder(tmp_path, weights=str(tmp_path / "missing.safetensors"))
+
+
+def test_each_job_has_its_own_tuned_weights_and_both_are_tuned_from_the_base(model_cache: Path, encoder, tuned):
+    """Answers and live concerns run different shipped files (README "Semantic stage")."""
+    answers, concerns = embedding.weights_file(job=embedding.ANSWERS), embedding.weights_file(job=embedding.CONCERNS)
+    assert answers != concerns and answers.is_file() and concerns.is_file()
+    for_concerns = load_encoder(model_cache, job=embedding.CONCERNS)
+    assert len({tuned.version, for_concerns.version, encoder.version}) == 3
+    texts = ["can I message a parent on whatsapp?", "The school may monitor internet use on its devices."]
+    a, c, b = tuned.encode(texts), for_concerns.encode(texts), encoder.encode(texts)
+    assert np.all(np.sum(a * c, axis=1) < 0.9999) and np.all(np.sum(c * b, axis=1) > 0.5)
+    with pytest.raises(EmbeddingUnavailable, match="POLICYBOT_CONCERN_ENCODER_WEIGHTS"):
+        embedding.weights_file(str(model_cache / "missing.safetensors"), embedding.CONCERNS)

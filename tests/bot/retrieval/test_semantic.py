@@ -56,3 +56,15 @@ def test_all_schools_are_encoded_in_one_call_and_the_cache_written_once(tiny_kb,
     writes.clear()
     again = SemanticScorer(kb, encoder, tmp_path / "cache")
     assert again.encoded_at_start == 0 and encoder.calls == [] and writes == []
+
+
+def test_a_notes_passage_carries_the_question_it_answered_a_clauses_does_not():
+    from bot.knowledge.load import Clause
+    from bot.knowledge.notes import LEAD_ANSWER
+
+    note = Clause("note-e1", "s", "notes", "Lead answers", "Yes, but check every word yourself.",
+                  about=("Can I use ChatGPT for reports?", "ai for reports"), source=LEAD_ANSWER)
+    clause = Clause("1.1", "s", "p", "Photos", "Images must not be posted.", about=("pics on insta",))
+    assert clause_texts(note) == ["Lead answers: Can I use ChatGPT for reports? Yes, but check every word yourself.",
+                                  "Can I use ChatGPT for reports?", "ai for reports"]
+    assert clause_texts(clause) == ["Photos: Images must not be posted.", "pics on insta"]

@@ -88,9 +88,17 @@ def test_batches_hold_one_school_each_and_every_pair_once():
 
 
 def test_the_shipped_weights_say_what_they_were_tuned_on():
-    manifest = yaml.safe_load((bundled_knowledge_dir() / "encoder" / "manifest.yaml").read_text())
-    assert manifest["pairs"] > 4000 and len(manifest["pairs_digest"]) == 16
-    assert manifest["epochs"] >= 1 and manifest["written_by"] == "policybot encoder tune"
+    root = bundled_knowledge_dir() / "encoder"
+    answers = yaml.safe_load((root / "manifest.yaml").read_text())
+    concerns = yaml.safe_load((root / "concerns" / "manifest.yaml").read_text())
+    for manifest in (answers, concerns):
+        assert manifest["pairs"] > 4000 and len(manifest["pairs_digest"]) == 16
+        assert manifest["epochs"] >= 1 and manifest["written_by"] == "policybot encoder tune"
+    kb, pairs = _pairs()
+    silent = silent_queries(kb, bundled_knowledge_dir() / "drafts")
+    assert answers["pairs_digest"] == concerns["pairs_digest"] == pairs_digest(pairs)  # today's drafts
+    assert answers["silent_questions"] == len(silent) and answers["silent_digest"] == pairs_digest(silent)
+    assert "silent_questions" not in concerns  # the concern detector's weights never saw them
 
 
 def test_the_digest_changes_with_any_pair():
