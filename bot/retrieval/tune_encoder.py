@@ -11,6 +11,12 @@ queries with a known answer: the setting of "GenQ" domain adaptation (Thakur et 
 each query sits nearer its own clause than the other clauses of the *same school* in its
 batch, which is the contrast the answer decision needs.
 
+Pairs alone only ever pull questions towards clauses, a question the policy is silent on
+included. The answers' weights therefore also see questions no clause answers
+(`knowledge/drafts/silent-questions-2/`), whose target is a "no clause answers" column; the
+live-concern detector's weights are tuned on the pairs alone (`--job concerns`), because the
+silent questions moved the concern bank's geometry and cost urgent recall.
+
 Fitting needs torch and transformers (`pip install torch==2.13.0 'transformers>=4.40,<5'`),
 which the bot itself never imports: the result is written as fp16 safetensors into
 `knowledge/encoder/` and run by onnxruntime like the base weights (`onnx_export.py`).
