@@ -24,9 +24,9 @@ log = logging.getLogger(__name__)
 
 
 def clause_texts(clause: Clause) -> list[str]:
-    """The texts that stand for a clause: its passage, then each about phrasing. A lead's note
-    is passage together with the question it answered (its first `about`): a policy clause names
-    its own subject, but "Yes, but check every word yourself" means nothing without the question."""
+    """The texts that stand for a clause: its passage, then each about phrasing. A lead's note's
+    passage starts with the question it answered (its first `about`): a policy clause names its
+    own subject, but "Yes, but check every word yourself" means nothing without the question."""
     lead = clause.about[0] if clause.is_note and clause.about else ""
     passage = " ".join(p for p in (clause.section + ":" if clause.section else "", lead, clause.lead_in, clause.text)
                        if p)
