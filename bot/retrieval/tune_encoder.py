@@ -57,20 +57,25 @@ class Silent:
     nearest: str  # the passage of the clause it sits closest to ("" when none), a hard negative
 
 
+def _draft_files(kb: KnowledgeBase, folder: Path):
+    """(school slug, that school's clauses by id, the file's data) for each draft file of a
+    school the knowledge base has."""
+    for path in sorted(folder.glob("*.yaml")):
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        school = kb.schools.get(data.get("school"))
+        if school is not None:
+            yield school.slug, {c.id: c for c in school.clauses}, data
+
+
 def silent_queries(kb: KnowledgeBase, drafts: Path) -> list[Silent]:
     """The training round of policy-silent questions, each with its writer's nearest clause."""
     out = []
-    for path in sorted((drafts / SILENT_DIR).glob("*.yaml")):
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        school = kb.schools.get(data.get("school"))
-        if school is None:
-            continue
-        by_id = {c.id: c for c in school.clauses}
+    for slug, by_id, data in _draft_files(kb, drafts / SILENT_DIR):
         for entry in data.get("questions") or []:
             near = by_id.get(str(entry.get("nearest")))
             text = " ".join(str(entry.get("text") or "").split())
             if text:
-                out.append(Silent(data["school"], text, clause_texts(near)[0] if near else ""))
+                out.append(Silent(slug, text, clause_texts(near)[0] if near else ""))
     return list(dict.fromkeys(out))
 
 
@@ -82,18 +87,13 @@ def training_pairs(kb: KnowledgeBase, drafts: Path) -> list[Pair]:
         for clause in school.clauses:
             pairs += [Pair(slug, " ".join(a.split()), clause_texts(clause)[0]) for a in clause.about]
     for name in DRAFT_QUERY_DIRS:
-        for path in sorted((drafts / name).glob("*.yaml")):
-            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-            school = kb.schools.get(data.get("school"))
-            if school is None:
-                continue
-            by_id = {c.id: c for c in school.clauses}
+        for slug, by_id, data in _draft_files(kb, drafts / name):
             for entry in data.get("clauses") or []:
                 clause = by_id.get(entry.get("id"))
                 if clause is None:
                     continue
                 for text in (entry.get("questions") or []) + (entry.get("about") or []):
-                    pairs.append(Pair(data["school"], " ".join(str(text).split()), clause_texts(clause)[0]))
+                    pairs.append(Pair(slug, " ".join(str(text).split()), clause_texts(clause)[0]))
     return list(dict.fromkeys(p for p in pairs if p.query))
 
 
