@@ -22,12 +22,11 @@ log = logging.getLogger(__name__)
 def load_semantic(kb: KnowledgeBase, settings: Settings, encoder=None):
     """The semantic scorer, or None with the reason logged once: a missing or broken model
     costs answer quality, never the bot. `encoder`: one already loaded (else it is loaded here)."""
-    from .retrieval.embedding import EmbeddingUnavailable, load_encoder
+    from .retrieval.embedding import EmbeddingUnavailable
     from .retrieval.semantic import SemanticScorer
 
     try:
-        encoder = encoder or load_encoder(settings.cache_dir, settings.model_variant, settings.model_threads,
-                                          settings.encoder_weights)
+        encoder = encoder or answers_encoder(settings)
         return SemanticScorer(kb, encoder, settings.cache_dir)
     except EmbeddingUnavailable as exc:
         log.warning("semantic stage off: %s; answering with BM25 only", exc)
@@ -36,24 +35,33 @@ def load_semantic(kb: KnowledgeBase, settings: Settings, encoder=None):
     return None
 
 
-def concern_encoder(settings: Settings, answers_encoder=None):
+def answers_encoder(settings: Settings):
+    """The encoder that answers questions (settings.encoder_weights). Raises EmbeddingUnavailable."""
+    from .retrieval.embedding import ANSWERS, load_encoder
+
+    return load_encoder(settings.cache_dir, settings.model_variant, settings.model_threads,
+                        settings.encoder_weights, ANSWERS)
+
+
+def concern_encoder(settings: Settings, answers=None):
     """The live-concern detector's encoder: the answers' one when both settings name the same
     weights file (one loaded model), else its own. Raises EmbeddingUnavailable."""
     from .retrieval.embedding import ANSWERS, CONCERNS, load_encoder, weights_file
 
     same = (weights_file(settings.concern_encoder_weights, CONCERNS)
             == weights_file(settings.encoder_weights, ANSWERS))
-    if answers_encoder is not None and same:
-        return answers_encoder
+    if answers is not None and same:
+        return answers
     return load_encoder(settings.cache_dir, settings.model_variant, settings.model_threads,
                         settings.concern_encoder_weights, CONCERNS)
 
 
-def load_concerns(kb: KnowledgeBase, settings: Settings, encoder=None) -> ConcernDetector:
+def load_concerns(kb: KnowledgeBase, settings: Settings, encoder=None, own=None) -> ConcernDetector:
     """The live-concern detector: lexicon and semantic layers, or the lexicon alone (said
     once in the log) when the semantic stage is off or the model cannot load. The semantic
     layer reads only the shipped concern bank, never the schools' clauses, so its verdicts
-    do not depend on which schools are loaded. `encoder`: the answers' encoder, if loaded."""
+    do not depend on which schools are loaded. `encoder`: the answers' encoder, if loaded;
+    `own`: the detector's own encoder, already loaded (a reload)."""
     bank = kb.concerns
     thresholds = Thresholds.load(model_path(concern_root(kb.root)))
     if bank.exemplars and thresholds.bank_digest and thresholds.bank_digest != bank.digest:
@@ -67,7 +75,7 @@ def load_concerns(kb: KnowledgeBase, settings: Settings, encoder=None) -> Concer
     from .retrieval.vector_cache import VectorCache
 
     try:
-        encoder = concern_encoder(settings, encoder)
+        encoder = own or concern_encoder(settings, encoder)
         cache = VectorCache(settings.cache_dir, encoder.version + "-concerns",
                             seed=seed_path(concern_root(kb.root), encoder.version))
         index = build_index(bank, lambda texts: cache.vectors(texts, encoder.encode)[0])
@@ -140,6 +148,8 @@ def build_like(settings: Settings, kb: KnowledgeBase, like: PolicyBot | None) ->
         thresholds = Thresholds.load(model_path(concern_root(kb.root)))
         if thresholds == like.concerns.thresholds:
             concerns = like.concerns
+    if concerns is None and like is not None and like.concerns.encoder is not None:
+        concerns = load_concerns(kb, settings, encoder, own=like.concerns.encoder)  # no second ONNX session
     return build_bot(settings, kb, semantic=semantic, concerns=concerns)
 
 
@@ -170,11 +180,10 @@ class BotBuilder:
 
 def _encoder(settings: Settings):
     """The sentence encoder, or None with the reason logged."""
-    from .retrieval.embedding import EmbeddingUnavailable, load_encoder
+    from .retrieval.embedding import EmbeddingUnavailable
 
     try:
-        return load_encoder(settings.cache_dir, settings.model_variant, settings.model_threads,
-                            settings.encoder_weights)
+        return answers_encoder(settings)
     except EmbeddingUnavailable as exc:
         log.warning("semantic stage off: %s; answering with BM25 only", exc)
         return None

