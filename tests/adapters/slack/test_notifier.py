@@ -13,7 +13,7 @@ from bot.escalations.notify import NotifierRegistry
 from bot.escalations.service import EscalationService
 from bot.escalations.sqlite_store import SqliteStore
 
-from .conftest import action_form, post, signed
+from .conftest import action_form, eventually, post, signed
 
 FORM = "application/x-www-form-urlencoded"
 
@@ -62,7 +62,11 @@ async def test_lead_dm_acknowledge_answer_modal_and_reply_in_thread(slack_app, c
                           "type": "plain_text_input", "value": "Speak to me in person today, please."}}}}}}
         form = urlencode({"payload": json.dumps(submission)})
         assert (await post(client, base, form, signed(form, content_type=FORM)))[0] == 200
-        assert (await service.get(esc.id)).status == "answered"
+
+        async def answered():  # the submission is acknowledged first (Slack's 3 s), then recorded
+            return (await service.get(esc.id)).status == "answered"
+
+        assert await eventually(answered)
         before = len(fake_slack.of("chat.postMessage"))
         await deliver(service, notifier, esc.id, ANSWER_TO_ASKER)
         reply = fake_slack.of("chat.postMessage")[before]
